@@ -1,0 +1,1 @@
+"""FastAGI: a sans-I/O codec and a thin asyncio server around it."""

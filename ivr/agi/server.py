@@ -1,0 +1,136 @@
+"""A FastAGI server: one asyncio task per Asterisk connection, around :class:`AgiParser`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+
+from ivr.agi.codec import (
+    AgiEnvironment,
+    AgiEvent,
+    AgiHangup,
+    AgiParser,
+    AgiProtocolError,
+    AgiResponse,
+    encode_command,
+)
+
+log = logging.getLogger(__name__)
+
+
+class AgiHangupError(Exception):
+    """The channel hung up while a command was outstanding."""
+
+
+class AgiSession:
+    """One FastAGI conversation: the environment plus a command/response channel."""
+
+    def __init__(
+        self, env: AgiEnvironment, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+        parser: AgiParser, pending: list[AgiEvent],
+    ) -> None:
+        self.env = env
+        self._reader = reader
+        self._writer = writer
+        self._parser = parser
+        self._pending = pending
+
+    async def command(self, command: str, *args: str) -> AgiResponse:
+        """Send one command and wait for its response."""
+        self._writer.write(encode_command(command, *args))
+        await self._writer.drain()
+        while True:
+            while self._pending:
+                event = self._pending.pop(0)
+                if isinstance(event, AgiHangup):
+                    continue  # results still follow after a HANGUP notice
+                if isinstance(event, AgiResponse):
+                    return event
+            data = await self._reader.read(4096)
+            if not data:
+                raise AgiHangupError("Asterisk closed the AGI connection")
+            self._pending.extend(self._parser.feed(data))
+
+    async def set_variable(self, name: str, value: str) -> None:
+        """``SET VARIABLE``; raises if Asterisk refuses."""
+        response = await self.command("SET VARIABLE", name, value)
+        if not response.ok:
+            raise AgiProtocolError(f"SET VARIABLE {name} refused: {response.lines}")
+
+
+Handler = Callable[[AgiSession], Awaitable[None]]
+
+
+async def read_environment(
+    reader: asyncio.StreamReader, parser: AgiParser
+) -> tuple[AgiEnvironment, list[AgiEvent]]:
+    """Read until the environment block is complete (EOF is an error, not a hang)."""
+    while True:
+        data = await reader.read(4096)
+        if not data:
+            raise AgiProtocolError("connection closed before the AGI environment ended")
+        events = parser.feed(data)
+        if events and isinstance(events[0], AgiEnvironment):
+            return events[0], events[1:]
+
+
+class FastAgiServer:
+    """``async with FastAgiServer(handler, host, port) as server: await server.serve()``.
+
+    A handler that raises or overruns ``timeout_s`` gets its connection closed, which
+    makes Asterisk set ``AGISTATUS=FAILURE`` and the dialplan take the fallback path.
+    """
+
+    def __init__(self, handler: Handler, host: str = "127.0.0.1", port: int = 4573,
+                 timeout_s: float = 2.0) -> None:
+        self._handler = handler
+        self._host = host
+        self._port = port
+        self._timeout_s = timeout_s
+        self._server: asyncio.Server | None = None
+
+    @property
+    def port(self) -> int:
+        """The bound port (useful with port 0)."""
+        assert self._server is not None
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def __aenter__(self) -> FastAgiServer:
+        self._server = await asyncio.start_server(self._connection, self._host, self._port,
+                                                  reuse_address=True)
+        log.info("FastAGI listening on %s:%s", self._host, self.port)
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def serve(self) -> None:
+        """Serve until cancelled."""
+        assert self._server is not None
+        await self._server.serve_forever()
+
+    async def _connection(self, reader: asyncio.StreamReader,
+                          writer: asyncio.StreamWriter) -> None:
+        parser = AgiParser()
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                env, pending = await read_environment(reader, parser)
+                await self._handler(AgiSession(env, reader, writer, parser, pending))
+        except TimeoutError:
+            log.error("AGI handler overran %.1fs; closing so the call takes the fallback",
+                      self._timeout_s)
+        except (AgiProtocolError, AgiHangupError, ConnectionError) as exc:
+            log.warning("AGI session ended early: %s", exc)
+        except Exception:  # noqa: BLE001 - the call boundary: any bug ends in the fallback
+            log.exception("AGI handler failed; the call takes the fallback path")
+        finally:
+            writer.close()
+            try:
+                await writer.wait_closed()
+            except ConnectionError:
+                pass

@@ -1,0 +1,1 @@
+"""Live call handling: the AGI routing service, call records, and AMI event adapter."""

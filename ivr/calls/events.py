@@ -1,0 +1,46 @@
+"""AMI event adapter: turns Asterisk events about our calls into call-record steps."""
+
+from __future__ import annotations
+
+from ivr.ami.codec import AmiMessage
+from ivr.calls.records import CallJournal
+from ivr.clock import Clock
+
+_USER_EVENTS = {
+    "HotlinePromptsDone": "prompts_played",
+    "HotlineDial": "dial",
+    "HotlineDialResult": "dial_result",
+    "HotlineFallback": "fallback",
+}
+
+
+class CallEventAdapter:
+    """Records the steps the dialplan reports (UserEvent) and each call's hangup."""
+
+    def __init__(self, journal: CallJournal, clock: Clock) -> None:
+        self._journal = journal
+        self._clock = clock
+        self._ours: set[str] = set()
+
+    def handle(self, event: AmiMessage) -> None:
+        """Feed every AMI event; the ones about hotline calls are recorded."""
+        name = event.event
+        if name == "UserEvent":
+            step = _USER_EVENTS.get(event.get("UserEvent"))
+            if step is None:
+                return
+            call_id = event.get("CallId") or event.get("Uniqueid")
+            self._ours.add(event.get("Uniqueid"))
+            data = {k: v for k, v in (("prompts", event.get("Prompts")),
+                                      ("kind", event.get("Kind")),
+                                      ("dial", event.get("Dial")),
+                                      ("status", event.get("Status")),
+                                      ("dnis", event.get("Dnis")),
+                                      ("agi_status", event.get("AgiStatus"))) if v}
+            self._journal.append(call_id, step, self._clock.now(),
+                                 channel=event.get("Channel"), **data)
+        elif name == "Hangup" and event.get("Uniqueid") in self._ours:
+            uniqueid = event.get("Uniqueid")
+            self._ours.discard(uniqueid)
+            self._journal.append(uniqueid, "hangup", self._clock.now(),
+                                 cause=event.get("Cause"), cause_txt=event.get("Cause-txt"))

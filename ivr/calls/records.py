@@ -1,0 +1,90 @@
+"""Durable call records: an append-only JSON-lines journal that survives restarts.
+
+Each line is one step of one call (decided, prompts played, dialled, answered,
+fell back, hung up). Readers group the lines by ``call_id``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class CallRecord:
+    """Every step recorded for one call, oldest first."""
+
+    call_id: str
+    steps: list[dict[str, Any]] = field(default_factory=list)
+
+    def first(self, step: str) -> dict[str, Any] | None:
+        """The first step of a kind, if any."""
+        return next((s for s in self.steps if s["step"] == step), None)
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """The call in one line: number, mode, phase, prompts, target, outcome."""
+        decided = self.first("decided") or {}
+        hangup = self.first("hangup") or {}
+        results = [s for s in self.steps if s["step"] == "dial_result"]
+        return {
+            "call_id": self.call_id,
+            "at": self.steps[0]["at"] if self.steps else None,
+            "number": decided.get("number"),
+            "caller": decided.get("caller"),
+            "mode": decided.get("mode"),
+            "phase": decided.get("phase"),
+            "prompts": decided.get("prompts"),
+            "target": decided.get("target_kind"),
+            "fallback": self.first("fallback") is not None,
+            "dial_status": results[-1].get("status") if results else None,
+            "hangup_cause": hangup.get("cause"),
+        }
+
+
+class CallJournal:
+    """Appends call steps to ``path``; each append is flushed and fsync'd."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._lock = threading.Lock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def path(self) -> Path:
+        """The journal file."""
+        return self._path
+
+    def append(self, call_id: str, step: str, at: datetime, **data: Any) -> None:
+        """Record one step of a call."""
+        line = json.dumps({"call_id": call_id, "step": step, "at": at.isoformat(), **data},
+                          ensure_ascii=False, sort_keys=True)
+        with self._lock, self._path.open("a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def records(self) -> Iterator[CallRecord]:
+        """Every call in the journal, in order of first appearance."""
+        calls: dict[str, CallRecord] = {}
+        if not self._path.exists():
+            return iter(())
+        with self._path.open(encoding="utf-8") as handle:
+            for raw in handle:
+                try:
+                    entry = json.loads(raw)
+                except json.JSONDecodeError:
+                    continue  # a torn last line after a crash
+                record = calls.setdefault(entry["call_id"], CallRecord(entry["call_id"]))
+                record.steps.append(entry)
+        return iter(calls.values())
+
+    def get(self, call_id: str) -> CallRecord | None:
+        """One call's record."""
+        return next((r for r in self.records() if r.call_id == call_id), None)

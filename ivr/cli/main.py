@@ -1,0 +1,38 @@
+"""The ``hotline`` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from ivr.cli import commands
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """All subcommands."""
+    parser = argparse.ArgumentParser(prog="hotline",
+                                     description="12345 government-service hotline engine")
+    sub = parser.add_subparsers(dest="command", required=True)
+    commands.add_run(sub)
+    commands.add_route(sub)
+    commands.add_check(sub)
+    commands.add_calls(sub)
+    try:
+        from ivr.sandbox.cli import add_cli
+    except ImportError:  # pragma: no cover - the sandbox package is optional in wheels
+        pass
+    else:
+        add_cli(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

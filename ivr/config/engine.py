@@ -1,0 +1,125 @@
+"""Loading the whole engine configuration: catalogue + routing rules, cross-checked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from ivr.catalogue.checks import check_catalogue
+from ivr.catalogue.model import EMERGENCY_NUMBERS, Catalogue, Line
+from ivr.config.errors import ConfigError, ConfigProblem
+from ivr.config.validate import validate_document
+from ivr.config.yamlsrc import LocatedDocument, load_located
+from ivr.routing.rules import RoutingRules
+
+CATALOGUE_FILE = "merger_catalogue.yaml"
+RULES_FILE = "routing_rules.yaml"
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """A validated, internally consistent configuration the router can trust."""
+
+    directory: Path
+    catalogue: Catalogue
+    rules: RoutingRules
+
+    @property
+    def region(self) -> str:
+        """The region this deployment runs."""
+        return self.rules.deployment.region
+
+
+def load_engine_config(directory: str | Path) -> EngineConfig:
+    """Load and cross-check ``merger_catalogue.yaml`` and ``routing_rules.yaml`` in ``directory``.
+
+    Raises :class:`ConfigError` listing every problem found in either file.
+    """
+    root = Path(directory)
+    problems: list[ConfigProblem] = []
+    catalogue: Catalogue | None = None
+    rules: RoutingRules | None = None
+    cat_doc = rules_doc = None
+    try:
+        cat_doc = load_located(root / CATALOGUE_FILE)
+        catalogue = validate_document(cat_doc, Catalogue)
+        problems.extend(check_catalogue(catalogue, cat_doc))
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    except OSError as exc:
+        problems.append(ConfigProblem(str(root / CATALOGUE_FILE), 1, "(file)", str(exc)))
+    try:
+        rules_doc = load_located(root / RULES_FILE)
+        rules = validate_document(rules_doc, RoutingRules)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    except OSError as exc:
+        problems.append(ConfigProblem(str(root / RULES_FILE), 1, "(file)", str(exc)))
+    if catalogue is not None and rules is not None and cat_doc and rules_doc:
+        catalogue, more = _apply_overrides(catalogue, rules, rules_doc)
+        problems.extend(more)
+        problems.extend(_cross_check(catalogue, rules, cat_doc, rules_doc))
+    if problems or catalogue is None or rules is None:
+        raise ConfigError(problems)
+    return EngineConfig(root, catalogue, rules)
+
+
+def _apply_overrides(
+    catalogue: Catalogue, rules: RoutingRules, rules_doc: LocatedDocument
+) -> tuple[Catalogue, list[ConfigProblem]]:
+    region_key = rules.deployment.region
+    region = catalogue.regions.get(region_key)
+    problems: list[ConfigProblem] = []
+    if region is None:
+        problems.append(rules_doc.problem(("deployment", "region"),
+                                          f"unknown region {region_key!r}; the catalogue has "
+                                          f"{', '.join(sorted(catalogue.regions))}"))
+        return catalogue, problems
+    if not rules.deployment.line_overrides:
+        return catalogue, problems
+    lines = list(region.lines)
+    index = {line.number: i for i, line in enumerate(lines)}
+    for number, override in rules.deployment.line_overrides.items():
+        at = ("deployment", "line_overrides", number)
+        base = lines[index[number]].model_dump(exclude_unset=True) if number in index else {}
+        try:
+            merged = Line.model_validate({**base, **override})
+        except ValidationError as exc:
+            for err in exc.errors(include_url=False):
+                path = (*at, *[p for p in err["loc"] if isinstance(p, str | int)])
+                problems.append(rules_doc.problem(path, err["msg"].removeprefix("Value error, ")))
+            continue
+        if number in index:
+            lines[index[number]] = merged
+        else:
+            lines.append(merged)
+    new_region = region.model_copy(update={"lines": lines})
+    regions = {**catalogue.regions, region_key: new_region}
+    return catalogue.model_copy(update={"regions": regions}), problems
+
+
+def _cross_check(
+    catalogue: Catalogue, rules: RoutingRules, cat_doc: LocatedDocument, rules_doc: LocatedDocument
+) -> list[ConfigProblem]:
+    problems: list[ConfigProblem] = []
+    for key, region in catalogue.regions.items():
+        for i, line in enumerate(region.lines):
+            at = ("regions", key, "lines", i)
+            refs = []
+            if line.subcenter is not None:
+                refs.append(((*at, "subcenter", "endpoint"), line.subcenter.endpoint))
+            if line.kept_seats_endpoint is not None:
+                refs.append(((*at, "kept_seats_endpoint"), line.kept_seats_endpoint))
+            if line.before_merge_endpoint is not None:
+                refs.append(((*at, "before_merge_endpoint"), line.before_merge_endpoint))
+            for path, name in refs:
+                if name not in rules.endpoints:
+                    problems.append(cat_doc.problem(
+                        path, f"endpoint {name!r} is not defined under 'endpoints' in {RULES_FILE}"))
+    for number in rules.emergency:
+        if number not in EMERGENCY_NUMBERS:
+            problems.append(rules_doc.problem(("emergency", number),
+                                              f"{number} is not an emergency number"))
+    return problems

@@ -1,0 +1,1 @@
+"""Wiring of the live controller: FastAGI server, AMI supervisor, config reloads."""

@@ -1,0 +1,50 @@
+"""Controller settings, from the command line and the environment (secrets never in files)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from ivr.ami.client import AmiSettings
+
+
+def default_run_dir() -> Path:
+    """Where the sandbox and the controller keep state: ``$HOTLINE_RUN_DIR`` or /tmp."""
+    return Path(os.environ.get("HOTLINE_RUN_DIR", "/tmp/hotline12345"))
+
+
+def ami_settings_from_env(run_dir: Path) -> AmiSettings:
+    """AMI credentials from ``HOTLINE_AMI_*``, else from the running sandbox's state file."""
+    state: dict[str, object] = {}
+    state_file = run_dir / "sandbox.json"
+    if state_file.exists():
+        state = json.loads(state_file.read_text(encoding="utf-8"))
+    env = os.environ
+    return AmiSettings(
+        host=env.get("HOTLINE_AMI_HOST", "127.0.0.1"),
+        port=int(env.get("HOTLINE_AMI_PORT", str(state.get("ami_port", 5038)))),
+        username=env.get("HOTLINE_AMI_USER", str(state.get("ami_user", "hotline"))),
+        secret=env.get("HOTLINE_AMI_SECRET", str(state.get("ami_secret", ""))),
+    )
+
+
+@dataclass(frozen=True)
+class ControllerSettings:
+    """Everything ``hotline run`` needs."""
+
+    config_dir: Path
+    recordings_dir: Path
+    run_dir: Path = field(default_factory=default_run_dir)
+    agi_host: str = "127.0.0.1"
+    agi_port: int = 4573
+    ami: AmiSettings = field(default_factory=AmiSettings)
+    start_at: datetime | None = None  # a shifted clock for tests and demos
+    reload_poll_s: float = 2.0
+
+    @property
+    def journal_path(self) -> Path:
+        """The call-record journal."""
+        return self.run_dir / "calls.jsonl"

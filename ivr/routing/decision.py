@@ -1,0 +1,224 @@
+"""The routing decision: the one function that both ``hotline route`` and live calls use."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ivr.catalogue.lookup import LineMatch, Phase, find_line, phase_of
+from ivr.catalogue.model import EMERGENCY_NUMBERS, MergeMode, RemarkKind
+from ivr.config.engine import EngineConfig
+from ivr.masking import mask_number
+from ivr.routing.rules import CancelledPolicy
+
+
+class TargetKind(StrEnum):
+    """Where the dialplan sends the call after the prompts."""
+
+    QUEUE = "queue"  # 12345 agents with a skill
+    EXPERT = "expert"  # a department's expert seat in the 12345 centre
+    KEPT_SEATS = "kept_seats"  # a dual-number line's own seats (Fujian), 12345 behind
+    SUBCENTER = "subcenter"  # a vertically managed line's sub-center, 12345 behind
+    LEGACY = "legacy"  # the old line's own handling before it merges
+    EMERGENCY = "emergency"  # 110/119/120/122
+    VOICEMAIL = "voicemail"
+    HANGUP = "hangup"
+
+
+class LineMode(StrEnum):
+    """The kind of number dialled."""
+
+    MAIN = "main"
+    WHOLE_MERGE = "whole_merge"
+    DUAL_NUMBER = "dual_number"
+    SUB_CENTER = "sub_center"
+    EMERGENCY = "emergency"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class CallFacts:
+    """What the engine knows about a call when it decides."""
+
+    number: str
+    at: datetime
+    caller: str | None = None
+    region: str | None = None
+    utterance: str | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the call goes, and where it goes if that does not answer."""
+
+    kind: TargetKind
+    skill: str | None = None
+    dial: str | None = None
+    number: str | None = None
+    endpoint: str | None = None
+    next_dial: str | None = None
+    timeout_s: int | None = None
+    priority: int = 0
+
+
+@dataclass(frozen=True)
+class LineInfo:
+    """The line the dialled number belongs to."""
+
+    number: str
+    name: str
+    mode: LineMode
+    department: str | None = None
+    domain: str | None = None
+    plan_item: str | None = None
+    remark: str | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Everything the dialplan needs, and everything a log or dry-run shows."""
+
+    number: str
+    region: str
+    local_date: date
+    line: LineInfo
+    phase: Phase
+    prompts: list[str]
+    target: Target
+    tags: list[str] = field(default_factory=list)
+    caller_masked: str | None = None
+    utterance: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict (enums as strings, None values dropped from the target)."""
+        data = asdict(self)
+        data["local_date"] = self.local_date.isoformat()
+        data["target"] = {k: v for k, v in data["target"].items() if v is not None}
+        data["line"] = {k: v for k, v in data["line"].items() if v is not None}
+        data["caller"] = data.pop("caller_masked")
+        return data
+
+
+def decide(facts: CallFacts, config: EngineConfig) -> Decision:
+    """Route one call by dialled number, region and date (the region's local date)."""
+    region_key = facts.region or config.region
+    if region_key not in config.catalogue.regions:
+        raise KeyError(f"unknown region {region_key!r}")
+    region = config.catalogue.regions[region_key]
+    today = facts.at.astimezone(ZoneInfo(region.timezone)).date()
+    rules = config.rules
+    number = facts.number
+    common: dict[str, Any] = {
+        "number": number,
+        "region": region_key,
+        "local_date": today,
+        "caller_masked": mask_number(facts.caller) if facts.caller else None,
+        "utterance": facts.utterance,
+    }
+    greeting = [rules.prompts.greeting]
+    if number == region.main_number:
+        line = LineInfo(number, "12345政务服务便民热线", LineMode.MAIN, domain="general")
+        return Decision(line=line, phase=Phase.ACTIVE, prompts=greeting,
+                        target=_queue(config, "general"), **common)
+    if number in EMERGENCY_NUMBERS:
+        emergency = next(e for e in config.catalogue.emergency if e.number == number) \
+            if any(e.number == number for e in config.catalogue.emergency) else None
+        name = emergency.name if emergency else number
+        line = LineInfo(number, name, LineMode.EMERGENCY, domain="general")
+        return Decision(line=line, phase=Phase.ACTIVE,
+                        prompts=[rules.prompts.diverted_emergency],
+                        target=_queue(config, "general", priority=5),
+                        tags=["diverted", f"diverted_from:{number}"], **common)
+    match = find_line(config.catalogue, region_key, number)
+    if match is None:
+        line = LineInfo(number, "未知号码", LineMode.UNKNOWN, domain="general")
+        return Decision(line=line, phase=Phase.ACTIVE, prompts=greeting,
+                        target=_queue(config, "general"), tags=["unknown_number"], **common)
+    return _decide_line(match, today, config, region_key, common)
+
+
+def _decide_line(
+    match: LineMatch, today: date, config: EngineConfig, region_key: str, common: dict[str, Any]
+) -> Decision:
+    rules = config.rules
+    phase = phase_of(match, config.catalogue.regions[region_key], today)
+    info = LineInfo(match.number, match.name, LineMode(match.mode.value), match.department,
+                    match.domain, match.plan_item, match.remark.text if match.remark else None)
+    tags = [f"line:{match.number}"] + (["local_line"] if match.local else [])
+    if match.remark is not None:
+        tags.append(f"remark:{match.remark.kind.value}")
+    agents = _agents_for(match, config, region_key)
+    if match.mode is MergeMode.WHOLE_MERGE:
+        if phase is Phase.NOT_YET_MERGED:
+            return Decision(line=info, phase=phase, prompts=[rules.prompts.greeting],
+                            target=_legacy(match, config) or agents, tags=tags, **common)
+        if phase is Phase.TRANSITION:
+            prompt = f"{region_key}/transition-{match.number}"
+            return Decision(line=info, phase=phase, prompts=[prompt], target=agents,
+                            tags=tags, **common)
+        prompts = [rules.prompts.not_in_service]
+        if rules.cancelled_policy is CancelledPolicy.ANNOUNCE_ONLY:
+            return Decision(line=info, phase=phase, prompts=prompts,
+                            target=Target(TargetKind.HANGUP), tags=tags, **common)
+        return Decision(line=info, phase=phase, prompts=prompts, target=agents,
+                        tags=tags, **common)
+    if phase is Phase.NOT_YET_MERGED:
+        return Decision(line=info, phase=phase, prompts=[rules.prompts.greeting],
+                        target=_legacy(match, config) or agents, tags=tags, **common)
+    if match.mode is MergeMode.SUB_CENTER and match.subcenter is not None:
+        endpoint = rules.endpoints[match.subcenter.endpoint]
+        target = Target(TargetKind.SUBCENTER, skill=match.domain, dial=endpoint.dial,
+                        endpoint=match.subcenter.endpoint, number=match.number,
+                        next_dial=agents.dial, timeout_s=rules.timing.subcenter_answer_s)
+        return Decision(line=info, phase=phase, prompts=[rules.prompts.transfer],
+                        target=target, tags=tags, **common)
+    return Decision(line=info, phase=phase, prompts=[rules.prompts.greeting], target=agents,
+                    tags=tags, **common)
+
+
+def _queue(config: EngineConfig, skill: str, priority: int = 0) -> Target:
+    return Target(TargetKind.QUEUE, skill=skill, dial=config.rules.agents.default_dial,
+                  timeout_s=config.rules.timing.agent_ring_s, priority=priority)
+
+
+def _agents_for(match: LineMatch, config: EngineConfig, region_key: str) -> Target:
+    """The 12345 side of a line: kept seats, expert seat or the skill queue."""
+    rules = config.rules
+    effective = match
+    if match.remark is not None and match.remark.kind is RemarkKind.MERGED_INTO \
+            and match.remark.number != config.catalogue.regions[region_key].main_number:
+        merged = find_line(config.catalogue, region_key, match.remark.number or "")
+        if merged is not None:
+            effective = merged
+    queue = _queue(config, effective.domain)
+    if effective.kept_seats_endpoint is not None:
+        endpoint = rules.endpoints[effective.kept_seats_endpoint]
+        return Target(TargetKind.KEPT_SEATS, skill=effective.domain, dial=endpoint.dial,
+                      endpoint=effective.kept_seats_endpoint, number=effective.number,
+                      next_dial=queue.dial, timeout_s=rules.timing.kept_seats_answer_s)
+    if effective.expert_seat:
+        dial = rules.agents.expert_dial.get(effective.number, rules.agents.default_dial)
+        return Target(TargetKind.EXPERT, skill=f"expert_{effective.number}", dial=dial,
+                      number=effective.number, next_dial=queue.dial,
+                      timeout_s=rules.timing.agent_ring_s)
+    return queue
+
+
+def _legacy(match: LineMatch, config: EngineConfig) -> Target | None:
+    """The old line's own handling before it merges, when the catalogue configures one."""
+    rules = config.rules
+    if match.before_merge_endpoint is not None:
+        endpoint = rules.endpoints[match.before_merge_endpoint]
+        return Target(TargetKind.LEGACY, skill=match.domain, dial=endpoint.dial,
+                      endpoint=match.before_merge_endpoint, number=match.number,
+                      next_dial=rules.agents.default_dial, timeout_s=rules.timing.agent_ring_s)
+    if match.remark is not None and match.remark.kind is RemarkKind.ANSWERED_BY \
+            and match.remark.number in rules.emergency:
+        target = rules.emergency[match.remark.number]
+        return Target(TargetKind.LEGACY, skill=match.domain, dial=target.dial,
+                      number=match.remark.number, next_dial=rules.agents.default_dial,
+                      timeout_s=rules.timing.emergency_answer_s)
+    return None

@@ -1,0 +1,85 @@
+"""Schema of ``routing_rules.yaml``: where calls go once the catalogue has said what they are."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from ivr.catalogue.model import Identifier, Number
+from ivr.config.validate import StrictModel
+
+DialString = Annotated[str, Field(pattern=r"^[A-Za-z]+/\S+$", description="an Asterisk Dial() target")]
+
+
+class CancelledPolicy(StrEnum):
+    """What a caller of a cancelled whole-merge number gets."""
+
+    ANNOUNCE_AND_CONNECT = "announce_and_connect"  # not-in-service prompt, then 12345
+    ANNOUNCE_ONLY = "announce_only"  # not-in-service prompt, then hang up
+
+
+class Deployment(StrictModel):
+    """Which regional plan this centre runs, and its local departures from it."""
+
+    region: Identifier
+    line_overrides: dict[Number, dict[str, Any]] = {}
+
+
+class Timing(StrictModel):
+    """Ring and wait limits, in seconds."""
+
+    answer_target_s: int = Field(15, ge=1, le=60)  # GB/T 33358-2016: answer within 15 s
+    agent_ring_s: int = Field(20, ge=5, le=120)
+    subcenter_answer_s: int = Field(20, ge=5, le=120)
+    kept_seats_answer_s: int = Field(15, ge=5, le=120)
+    emergency_answer_s: int = Field(20, ge=5, le=120)
+    decision_budget_ms: int = Field(2000, ge=100, le=10000)
+
+
+class Endpoint(StrictModel):
+    """A named place calls are sent to (a sub-center, a line's kept seats, …)."""
+
+    dial: DialString
+    description: str | None = None
+
+
+class EmergencyTarget(StrictModel):
+    """How the one-key emergency transfer reaches one emergency service."""
+
+    dial: DialString
+    backup_dial: DialString | None = None
+
+
+class Agents(StrictModel):
+    """Where 12345 agent calls go until the ACD decides per call."""
+
+    default_dial: DialString
+    expert_dial: dict[Number, DialString] = {}
+
+
+class Prompts(StrictModel):
+    """Which prompt ids the main flows play."""
+
+    greeting: Identifier = "greeting"
+    not_in_service: Identifier = "not-in-service"
+    transfer: Identifier = "transfer-connecting"
+    diverted_emergency: Identifier = "diverted-emergency"
+
+
+class RoutingRules(StrictModel):
+    """The whole ``routing_rules.yaml``."""
+
+    version: int = Field(ge=1, le=1)
+    deployment: Deployment
+    timing: Timing = Timing()
+    cancelled_policy: CancelledPolicy = CancelledPolicy.ANNOUNCE_AND_CONNECT
+    fallback: Endpoint
+    agents: Agents
+    prompts: Prompts = Prompts()
+    skills: dict[Identifier, str] = Field(
+        default_factory=dict, description="domain -> display name of the skill"
+    )
+    endpoints: dict[Identifier, Endpoint] = {}
+    emergency: dict[Number, EmergencyTarget] = {}
