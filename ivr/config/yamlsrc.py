@@ -83,7 +83,12 @@ class _Builder:
             return result
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        return self._constructor.construct_object(node, deep=True)
+        try:
+            return self._constructor.construct_object(node, deep=True)
+        except ValueError as exc:  # e.g. 2021-13-16 looks like a date but is not one
+            self.problems.append(ConfigProblem(self.file, node.start_mark.line + 1,
+                                               format_path(path), f"bad value: {exc}"))
+            return None
 
 
 def load_located(path: str | Path, *, text: str | None = None) -> LocatedDocument:

@@ -88,7 +88,8 @@ class Templates(StrictModel):
     @classmethod
     def _fields(cls, value: str, info: ValidationInfo) -> str:
         _speakable(value)
-        allowed = cls.TRANSITION_FIELDS if info.field_name == "transition" else cls.MERGED_INTO_FIELDS
+        transition = info.field_name == "transition"
+        allowed = cls.TRANSITION_FIELDS if transition else cls.MERGED_INTO_FIELDS
         used = template_fields(value)
         unknown = sorted(used - allowed)
         if unknown:

@@ -68,7 +68,7 @@ def cardinal(value: int) -> str:
 def _digits(run: str, following: str) -> str:
     if following.startswith("年"):
         return " ".join(_PLAIN[d] for d in run)
-    if len(run) >= 3 or run.startswith("0") and len(run) > 1:
+    if len(run) >= 3 or (run.startswith("0") and len(run) > 1):
         return telephone_digits(run)
     return cardinal(int(run))
 

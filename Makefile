@@ -1,0 +1,45 @@
+# Two commands do everything on a fresh Debian/Ubuntu machine:
+#   make run   - install what is missing, start the sandbox Asterisk and the controller
+#   make test  - install what is missing, run the whole suite (integration included)
+PY := .venv/bin/python
+HOTLINE := .venv/bin/hotline
+
+.PHONY: run test unit integration lint typecheck prompts bootstrap sandbox-up sandbox-down bench clean
+
+bootstrap:
+	@tools/bootstrap
+
+prompts: bootstrap
+	@tools/make_prompts
+
+run: prompts
+	@$(HOTLINE) check
+	@$(HOTLINE) sandbox up
+	@tools/demo-banner
+	@$(HOTLINE) run
+
+test: prompts
+	@$(HOTLINE) check
+	$(PY) -m pytest -q tests
+
+unit: bootstrap
+	$(PY) -m pytest -q tests/unit
+
+integration: prompts
+	$(PY) -m pytest -q -m integration tests/integration
+
+lint: bootstrap
+	.venv/bin/ruff check ivr agent_pool tests tools bench
+	.venv/bin/mypy
+
+sandbox-up: prompts
+	$(HOTLINE) sandbox up
+
+sandbox-down:
+	$(HOTLINE) sandbox down
+
+bench: prompts
+	$(PY) bench/post_dial_delay.py
+
+clean: sandbox-down
+	rm -rf .venv recordings/generated .pytest_cache

@@ -1,0 +1,129 @@
+"""Rendering ``dialplans/*.tmpl`` into an Asterisk configuration directory.
+
+Templates use :class:`string.Template` placeholders (``${NAME}``).  Rendering
+uses ``safe_substitute``: an Asterisk variable such as ``${EXTEN}`` that is
+not a known placeholder is left exactly as written.  The rendered files hold
+the AMI secret, so they are never written inside the repository.
+"""
+
+from __future__ import annotations
+
+import os
+import string
+from collections.abc import Mapping
+from pathlib import Path
+
+from ivr.sandbox.errors import SandboxError
+from ivr.sandbox.layout import AsteriskPaths
+from ivr.sandbox.settings import SandboxSettings, repo_root
+
+TEMPLATE_SUFFIX = ".tmpl"
+
+
+def placeholder_values(
+    settings: SandboxSettings, paths: AsteriskPaths, ami_secret: str
+) -> dict[str, str]:
+    """Every placeholder the templates may use, as strings."""
+    values = {
+        "AMI_USER": settings.ami_user,
+        "AMI_SECRET": ami_secret,
+        "AMI_PORT": str(settings.ami_port),
+        "SIP_PORT": str(settings.sip_port),
+        "AGI_URL": settings.agi_url,
+        "FALLBACK_DIAL": settings.fallback_dial,
+        "AGENT_DIAL": settings.agent_dial,
+        "SOUNDS_DIR": paths.sounds_dir,
+        "RTP_START": str(settings.rtp_start),
+        "RTP_END": str(settings.rtp_end),
+        "AGENT_BASE_PORT": str(settings.agent_base_port),
+        "FALLBACK_PORT": str(settings.fallback_port),
+        "SUBCENTERS_PORT": str(settings.subcenters_port),
+        "KEPT_SEATS_PORT": str(settings.kept_seats_port),
+        "EMERGENCY_PORT": str(settings.emergency_port),
+        "EMERGENCY_BACKUP_PORT": str(settings.emergency_backup_port),
+        "AST_ETC_DIR": paths.etc_dir,
+        "AST_MOD_DIR": paths.mod_dir,
+        "AST_VARLIB_DIR": paths.varlib_dir,
+        "AST_DB_DIR": paths.db_dir,
+        "AST_DATA_DIR": paths.data_dir,
+        "AST_SPOOL_DIR": paths.spool_dir,
+        "AST_RUN_DIR": paths.run_dir,
+        "AST_LOG_DIR": paths.log_dir,
+        "AST_CACHE_DIR": paths.cache_dir,
+        "AST_SBIN_DIR": paths.sbin_dir,
+    }
+    for name, port in settings.agent_ports().items():
+        # agent-1001 -> AGENT_1001_PORT
+        values[f"{name.upper().replace('-', '_')}_PORT"] = str(port)
+    return values
+
+
+def render_text(template: str, values: Mapping[str, str]) -> str:
+    """Substitute known ``${NAME}`` placeholders; leave everything else intact."""
+    return string.Template(template).safe_substitute(values)
+
+
+def template_names(templates_dir: Path) -> list[Path]:
+    """The ``*.tmpl`` files in *templates_dir*, sorted."""
+    if not templates_dir.is_dir():
+        raise SandboxError(f"template directory not found: {templates_dir}")
+    return sorted(p for p in templates_dir.glob(f"*{TEMPLATE_SUFFIX}") if p.is_file())
+
+
+def render_templates(templates_dir: Path, values: Mapping[str, str]) -> dict[str, str]:
+    """Render every template: output file name (``extensions.conf``) -> text."""
+    rendered: dict[str, str] = {}
+    for path in template_names(templates_dir):
+        name = path.name.removesuffix(TEMPLATE_SUFFIX)
+        rendered[name] = render_text(path.read_text(encoding="utf-8"), values)
+    if not rendered:
+        raise SandboxError(f"no {TEMPLATE_SUFFIX} files in {templates_dir}")
+    return rendered
+
+
+def check_outside_repo(path: Path, what: str = "rendered configuration") -> None:
+    """Refuse to put secret-bearing files inside the repository tree."""
+    root = repo_root().resolve()
+    resolved = path.resolve()
+    if resolved == root or root in resolved.parents:
+        raise SandboxError(
+            f"{what} must live outside the repository ({path} is inside {root}): "
+            "it contains the AMI secret"
+        )
+
+
+def write_config_dir(
+    out_dir: Path,
+    rendered: Mapping[str, str],
+    *,
+    gid: int | None = None,
+    mode: int = 0o640,
+    prune: bool = True,
+) -> list[Path]:
+    """Write *rendered* into *out_dir*, readable by group *gid*.
+
+    Files are created owner-only first and widened to *mode* once their group
+    is set, so the secret is never world-readable even for an instant.  With
+    *prune*, regular files in *out_dir* that were not rendered are removed
+    (the directory then holds exactly the rendered configuration).
+    """
+    check_outside_repo(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for name, text in sorted(rendered.items()):
+        target = out_dir / name
+        tmp = out_dir / f".{name}.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        if gid is not None:
+            os.chown(tmp, -1, gid)
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+        written.append(target)
+    if prune:
+        keep = set(rendered)
+        for entry in out_dir.iterdir():
+            if entry.is_file() and not entry.is_symlink() and entry.name not in keep:
+                entry.unlink()
+    return written

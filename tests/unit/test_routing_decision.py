@@ -1,0 +1,133 @@
+"""The routing decision over the small test catalogue: prompts, phases and targets."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from ivr.config.engine import EngineConfig, load_engine_config
+from ivr.routing.decision import CallFacts, Decision, decide
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+@pytest.fixture
+def config(mini_config: Path) -> EngineConfig:
+    return load_engine_config(mini_config)
+
+
+def route(config: EngineConfig, number: str, day: str, hour: int = 10,
+          caller: str | None = None) -> Decision:
+    y, m, d = (int(x) for x in day.split("-"))
+    at = datetime(y, m, d, hour, tzinfo=SHANGHAI)
+    return decide(CallFacts(number=number, at=at, caller=caller), config)
+
+
+def test_main_number_plays_greeting_and_queues_general(config: EngineConfig) -> None:
+    decision = route(config, "12345", "2021-07-01")
+    assert decision.line.mode == "main"
+    assert decision.prompts == ["greeting"]
+    assert (decision.target.kind, decision.target.skill) == ("queue", "general")
+
+
+@pytest.mark.parametrize(("day", "phase", "prompts"), [
+    ("2021-05-31", "not_yet_merged", ["greeting"]),
+    ("2021-06-01", "transition", ["testland/transition-12396"]),
+    ("2021-09-30", "transition", ["testland/transition-12396"]),
+    ("2021-10-01", "cancelled", ["not-in-service"]),
+])
+def test_whole_merge_window_edges(config: EngineConfig, day: str, phase: str,
+                                  prompts: list[str]) -> None:
+    decision = route(config, "12396", day)
+    assert (decision.phase, decision.prompts) == (phase, prompts)
+    assert decision.target.kind == "queue"
+    assert decision.target.skill == "science_technology"
+
+
+def test_local_date_is_shanghai_time(config: EngineConfig) -> None:
+    # 2021-05-31T16:30Z is already 1 June 00:30 in Shanghai: the transition has begun.
+    at = datetime(2021, 5, 31, 16, 30, tzinfo=ZoneInfo("UTC"))
+    decision = decide(CallFacts(number="12396", at=at), config)
+    assert decision.phase == "transition"
+
+
+def test_cancelled_policy_announce_only_hangs_up(mini_config: Path) -> None:
+    rules = mini_config / "routing_rules.yaml"
+    rules.write_text(rules.read_text().replace("cancelled_policy: announce_and_connect",
+                                               "cancelled_policy: announce_only"))
+    decision = route(load_engine_config(mini_config), "12396", "2022-01-01")
+    assert decision.prompts == ["not-in-service"]
+    assert decision.target.kind == "hangup"
+
+
+def test_merged_into_other_line_routes_as_that_line(config: EngineConfig) -> None:
+    decision = route(config, "12330", "2021-07-01")
+    assert decision.line.mode == "whole_merge"
+    assert decision.prompts == ["testland/transition-12330"]
+    assert decision.target.kind == "kept_seats"
+    assert decision.target.number == "12315"
+
+
+def test_answered_by_before_merge_goes_to_that_number(config: EngineConfig) -> None:
+    decision = route(config, "96119", "2021-05-01")
+    assert decision.phase == "not_yet_merged"
+    assert (decision.target.kind, decision.target.number) == ("legacy", "119")
+    assert decision.target.dial == "PJSIP/119@emergency"
+
+
+def test_dual_number_expert_seat_and_activation_date(config: EngineConfig) -> None:
+    before = route(config, "12333", "2021-10-15")
+    assert before.phase == "not_yet_merged"
+    after = route(config, "12333", "2021-10-16")
+    assert after.phase == "active"
+    assert (after.target.kind, after.target.skill) == ("expert", "expert_12333")
+    assert after.target.next_dial == "PJSIP/agent-1001"
+
+
+def test_kept_seats_fall_back_to_12345_agents(config: EngineConfig) -> None:
+    decision = route(config, "12315", "2022-01-01")
+    assert decision.target.kind == "kept_seats"
+    assert decision.target.dial == "PJSIP/12315@kept-seats"
+    assert decision.target.next_dial == "PJSIP/agent-1001"
+    assert decision.target.timeout_s == 15
+
+
+def test_sub_center_transfers_with_12345_behind(config: EngineConfig) -> None:
+    decision = route(config, "12366", "2022-01-01")
+    assert decision.line.mode == "sub_center"
+    assert decision.prompts == ["transfer-connecting"]
+    assert (decision.target.kind, decision.target.dial) == ("subcenter", "PJSIP/12366@subcenters")
+    assert decision.target.next_dial == "PJSIP/agent-1001"
+
+
+def test_diverted_emergency_call_is_tagged_and_prioritised(config: EngineConfig) -> None:
+    decision = route(config, "110", "2022-01-01")
+    assert decision.line.mode == "emergency"
+    assert "diverted_from:110" in decision.tags
+    assert decision.target.kind == "queue" and decision.target.priority > 0
+
+
+def test_unknown_number_takes_main_flow(config: EngineConfig) -> None:
+    decision = route(config, "88888888", "2022-01-01")
+    assert decision.line.mode == "unknown"
+    assert decision.prompts == ["greeting"]
+    assert "unknown_number" in decision.tags
+
+
+def test_local_pattern_uses_local_schedule(config: EngineConfig) -> None:
+    decision = route(config, "96555", "2021-07-31")
+    assert decision.line.mode == "whole_merge" and decision.phase == "transition"
+    assert route(config, "96555", "2021-08-01").phase == "cancelled"
+
+
+def test_caller_is_masked_in_json(config: EngineConfig) -> None:
+    data = route(config, "12345", "2022-01-01", caller="13812345678").to_json()
+    assert data["caller"] == "138******78"
+    assert "13812345678" not in str(data)
+
+
+def test_local_pattern_has_one_shared_transition_prompt(config: EngineConfig) -> None:
+    assert route(config, "96555", "2021-07-01").prompts == ["testland/transition-local"]
