@@ -1,0 +1,1 @@
+"""Test and benchmark support: SIPp peers and a controller process, driven from Python."""
