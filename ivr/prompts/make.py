@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
@@ -100,15 +101,20 @@ class Manifest:
     def save(self) -> None:
         """Write atomically."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
         body = {"version": MANIFEST_VERSION, "prompts": dict(sorted(self.entries.items()))}
-        tmp.write_text(json.dumps(body, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(json.dumps(body, ensure_ascii=False, indent=1) + "\n")
         os.replace(tmp, self.path)
         self.dirty = False
 
 
 def _synth(spoken: str, out: Path, voice: Voice) -> float:
     return synthesize_spoken(spoken, out, voice)
+
+
+def _print(message: str) -> None:
+    print(message, flush=True)
 
 
 def _check_custom(library: PromptLibrary, ids: set[str], report: BuildReport) -> None:
@@ -159,7 +165,7 @@ def build(
     jobs: int | None = None,
     prune: bool = True,
     synth: Synth = _synth,
-    log: Log = print,
+    log: Log = _print,
 ) -> BuildReport:
     """Generate what is missing or stale under ``recordings_dir/generated``."""
     started = time.monotonic()
@@ -187,7 +193,8 @@ def build(
     if prune:
         _prune(library, manifest, ids, report)
     if todo:
-        find_tools()
+        if synth is _synth:
+            find_tools()  # fail once, clearly, rather than once per prompt
         workers = max(1, jobs or os.cpu_count() or 1)
         with ThreadPoolExecutor(max_workers=workers) as pool:
             futures: dict[Future[float], Job] = {

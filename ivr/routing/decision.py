@@ -156,8 +156,8 @@ def _decide_line(
             return Decision(line=info, phase=phase, prompts=[rules.prompts.greeting],
                             target=_legacy(match, config) or agents, tags=tags, **common)
         if phase is Phase.TRANSITION:
-            suffix = "local" if match.pattern else match.number
-            prompt = f"{region_key}/transition-{suffix}"
+            prompt = ("transition-generic" if match.pattern
+                      else f"{region_key}/transition-{match.number}")
             return Decision(line=info, phase=phase, prompts=[prompt], target=agents,
                             tags=tags, **common)
         prompts = [rules.prompts.not_in_service]

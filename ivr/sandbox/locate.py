@@ -47,12 +47,21 @@ class AsteriskInstall:
 
     def command(self, *args: str) -> list[str]:
         """argv running the asterisk binary as the asterisk user."""
-        argv = [self.paths.binary, "-C", self.paths.asterisk_conf, *args]
-        if self.kind == "chroot":
-            return ["chroot", f"--userspec={self.uid}:{self.gid}", str(self.root), *argv]
-        if os.geteuid() == 0 and self.uid != 0:
-            return ["setpriv", f"--reuid={self.uid}", f"--regid={self.gid}", "--init-groups", *argv]
-        return argv
+        return asterisk_argv(
+            self.kind, self.root, self.uid, self.gid, self.paths.binary, self.paths.asterisk_conf, *args
+        )
+
+
+def asterisk_argv(
+    kind: str, root: Path, uid: int, gid: int, binary: str, asterisk_conf: str, *args: str
+) -> list[str]:
+    """argv running *binary* (``-C asterisk_conf`` plus *args*) as uid:gid, chrooted for a chroot."""
+    argv = [binary, "-C", asterisk_conf, *args]
+    if kind == "chroot":
+        return ["chroot", f"--userspec={uid}:{gid}", str(root), *argv]
+    if os.geteuid() == 0 and uid != 0:
+        return ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--init-groups", *argv]
+    return argv
 
 
 def parse_version(text: str) -> tuple[int, int, int] | None:

@@ -62,6 +62,8 @@ class SandboxState:
     """Unix time of the (last) Asterisk start."""
     rtp_start: int
     rtp_end: int
+    asterisk_binary: str = "/usr/sbin/asterisk"
+    """The asterisk executable as Asterisk sees it."""
     peer_ports: dict[str, int] = field(default_factory=dict)
     """Endpoint name -> loopback SIP port of each test peer (agent-1001 ... emergency-backup)."""
     mounts: list[str] = field(default_factory=list)

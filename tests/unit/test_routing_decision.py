@@ -130,4 +130,4 @@ def test_caller_is_masked_in_json(config: EngineConfig) -> None:
 
 
 def test_local_pattern_has_one_shared_transition_prompt(config: EngineConfig) -> None:
-    assert route(config, "96555", "2021-07-01").prompts == ["testland/transition-local"]
+    assert route(config, "96555", "2021-07-01").prompts == ["transition-generic"]

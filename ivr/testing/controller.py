@@ -1,0 +1,107 @@
+"""The controller as a real subprocess (``hotline run``), for integration tests and benchmarks."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ivr.calls.records import CallJournal, CallRecord
+
+
+class ControllerProcess:
+    """Starts, stops and kills ``hotline run``; reads its call journal."""
+
+    def __init__(self, config_dir: Path, run_dir: Path, log_path: Path,
+                 at: str | None = None, agi_port: int = 4573,
+                 extra_env: dict[str, str] | None = None) -> None:
+        self.config_dir = config_dir
+        self.run_dir = run_dir
+        self.log_path = log_path
+        self.at = at
+        self.agi_port = agi_port
+        self.extra_env = extra_env or {}
+        self.process: subprocess.Popen[bytes] | None = None
+        self.journal = CallJournal(run_dir / "calls.jsonl")
+
+    def start(self, timeout_s: float = 15.0) -> None:
+        """Start and wait until the FastAGI port accepts and AMI is connected."""
+        command = [sys.executable, "-m", "ivr.cli.main", "run", "--config", str(self.config_dir),
+                   "--agi-port", str(self.agi_port), "--log-level", "DEBUG"]
+        if self.at:
+            command += ["--at", self.at]
+        env = {**os.environ, "HOTLINE_RUN_DIR": str(self.run_dir), **self.extra_env}
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                        start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"controller exited: {self.log_tail()}")
+            if self._port_open() and "AMI connected" in self._log_since(offset):
+                return
+            time.sleep(0.05)
+        raise TimeoutError(f"controller not ready in {timeout_s}s: {self.log_tail()}")
+
+    def _port_open(self) -> bool:
+        with socket.socket() as sock:
+            sock.settimeout(0.2)
+            return sock.connect_ex(("127.0.0.1", self.agi_port)) == 0
+
+    def _log_since(self, offset: int) -> str:
+        with self.log_path.open("rb") as handle:
+            handle.seek(offset)
+            return handle.read().decode("utf-8", errors="replace")
+
+    def log_tail(self, chars: int = 4000) -> str:
+        """The end of the controller's log."""
+        if not self.log_path.exists():
+            return ""
+        return self.log_path.read_text(errors="replace")[-chars:]
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(5)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def kill(self) -> None:
+        """SIGKILL: the crash case."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def wait_for_step(self, step: str, timeout_s: float = 20.0,
+                      **match: Any) -> tuple[CallRecord, dict[str, Any]]:
+        """Wait until some call in the journal has ``step`` whose fields match ``match``."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            for record in self.journal.records():
+                for entry in record.steps:
+                    if entry["step"] == step and all(entry.get(k) == v for k, v in match.items()):
+                        return record, entry
+            time.sleep(0.05)
+        raise TimeoutError(f"no '{step}' step matching {match} in {self.journal.path}; "
+                           f"controller log:\n{self.log_tail()}")
+
+    def call_for(self, number: str, timeout_s: float = 20.0) -> CallRecord:
+        """The most recent call to ``number`` whose hangup has been recorded."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            calls = [r for r in self.journal.records()
+                     if (r.first("decided") or {}).get("number") == number and r.first("hangup")]
+            if calls:
+                return calls[-1]
+            time.sleep(0.05)
+        raise TimeoutError(f"no completed call to {number}; log:\n{self.log_tail()}")
