@@ -8,6 +8,7 @@ controller has its own, full AMI client; this one only logs in, waits for
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 from collections.abc import Callable
@@ -110,10 +111,8 @@ class AmiSession:
 
     def logoff(self) -> None:
         """Say goodbye (errors ignored: the server may already be gone)."""
-        try:
+        with contextlib.suppress(OSError, AmiError):
             self.request("Logoff")
-        except (OSError, AmiError):
-            pass
 
 
 def wait_fully_booted(
@@ -135,7 +134,9 @@ def wait_fully_booted(
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise AmiError(f"Asterisk did not report FullyBooted within {timeout:.0f} s ({last_error})")
+            raise AmiError(
+                f"Asterisk did not report FullyBooted within {timeout:.0f} s ({last_error})"
+            )
         if not alive():
             raise AmiError("Asterisk exited during start-up")
         try:
@@ -163,7 +164,9 @@ def wait_fully_booted(
         time.sleep(0.1)
 
 
-def run_command(host: str, port: int, user: str, secret: str, command: str, timeout: float = 5.0) -> str:
+def run_command(
+    host: str, port: int, user: str, secret: str, command: str, timeout: float = 5.0
+) -> str:
     """Log in, run one CLI command through AMI, log off; the command's output."""
     with AmiSession(host, port, timeout=timeout) as session:
         session.login(user, secret)

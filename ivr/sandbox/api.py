@@ -21,8 +21,13 @@ from pathlib import Path
 
 from ivr.sandbox import procs, runner
 from ivr.sandbox.errors import SandboxError
-from ivr.sandbox.locate import AsteriskInstall, locate_asterisk
-from ivr.sandbox.render import check_outside_repo, placeholder_values, render_templates, write_config_dir
+from ivr.sandbox.locate import AsteriskInstall, chroot_install, host_install, locate_asterisk
+from ivr.sandbox.render import (
+    check_outside_repo,
+    placeholder_values,
+    render_templates,
+    write_config_dir,
+)
 from ivr.sandbox.settings import SandboxSettings
 from ivr.sandbox.state import SandboxState, load_state, remove_state, save_state
 
@@ -75,7 +80,11 @@ def _recordings_dir(settings: SandboxSettings) -> Path:
 
 
 def _new_state(
-    settings: SandboxSettings, install: AsteriskInstall, secret: str, recordings: Path, made: list[str]
+    settings: SandboxSettings,
+    install: AsteriskInstall,
+    secret: str,
+    recordings: Path,
+    made: list[str],
 ) -> SandboxState:
     return SandboxState(
         pid=0,
@@ -111,7 +120,9 @@ def _new_state(
     )
 
 
-def _launch(state: SandboxState, install: AsteriskInstall, settings: SandboxSettings, progress: Progress) -> SandboxState:
+def _launch(
+    state: SandboxState, install: AsteriskInstall, settings: SandboxSettings, progress: Progress
+) -> SandboxState:
     """Start Asterisk for *state*, record it, wait for FullyBooted."""
     runner.check_ports_free(state.sip_port, state.ami_port)
     started_at = time.time()
@@ -134,7 +145,11 @@ def up(settings: SandboxSettings | None = None, progress: Progress | None = None
     if existing is not None and _is_running(existing):
         progress(f"already running (pid {existing.pid})")
         return existing
-    secret = settings.ami_secret or (existing.ami_secret if existing else None) or secrets.token_urlsafe(24)
+    secret = (
+        settings.ami_secret
+        or (existing.ami_secret if existing else None)
+        or secrets.token_urlsafe(24)
+    )
     if existing is not None:
         progress("cleaning up after a sandbox that is no longer running")
         _teardown(existing)
@@ -142,20 +157,22 @@ def up(settings: SandboxSettings | None = None, progress: Progress | None = None
     install = locate_asterisk(settings, progress)
     settings.run_dir.mkdir(parents=True, exist_ok=True)
     recordings = _recordings_dir(settings)
-    rendered = render_templates(settings.dialplans_dir, placeholder_values(settings, install.paths, secret))
-    made = runner.prepare(install, recordings, settings.run_dir)
-    write_config_dir(runner.config_dir(install), rendered, gid=install.gid)
-    state = _new_state(settings, install, secret, recordings, made)
-    runner.rotate_logs(install, Path(state.log_path))
+    values = placeholder_values(settings, install.paths, secret)
+    rendered = render_templates(settings.dialplans_dir, values)
     try:
+        made = runner.prepare(install, recordings, settings.run_dir)
+        write_config_dir(runner.config_dir(install), rendered, gid=install.gid)
+        state = _new_state(settings, install, secret, recordings, made)
+        runner.rotate_logs(install, Path(state.log_path))
         state = _launch(state, install, settings, progress)
     except BaseException:
         progress("start-up failed; tearing down")
-        _teardown(load_state(settings.state_path) or state)
-        remove_state(settings.state_path)
+        down(settings, progress=lambda _message: None)
         raise
-    progress(f"sandbox up in {time.monotonic() - t0:.1f} s: AMI {state.ami_host}:{state.ami_port}, "
-             f"SIP udp {state.sip_host}:{state.sip_port}")
+    progress(
+        f"sandbox up in {time.monotonic() - t0:.1f} s: AMI {state.ami_host}:{state.ami_port}, "
+        f"SIP udp {state.sip_host}:{state.sip_port}"
+    )
     return state
 
 
@@ -189,7 +206,9 @@ def down(settings: SandboxSettings | None = None, progress: Progress | None = No
     return did
 
 
-def restart_asterisk(settings: SandboxSettings | None = None, progress: Progress | None = None) -> SandboxState:
+def restart_asterisk(
+    settings: SandboxSettings | None = None, progress: Progress | None = None
+) -> SandboxState:
     """Restart only the Asterisk process (same config, secret, ports and mounts).
 
     This is what a real Asterisk crash/restart looks like to the controller:
@@ -203,25 +222,22 @@ def restart_asterisk(settings: SandboxSettings | None = None, progress: Progress
     t0 = time.monotonic()
     runner.stop_process(state)
     progress(f"Asterisk (pid {state.pid}) stopped")
-    if state.kind == "chroot":
-        install = _install_from_state(state)
-        runner.prepare(install, Path(state.recordings_dir), settings.run_dir)  # re-mounts if lost
-    else:
-        install = _install_from_state(state)
+    install = _install_from_state(state)
+    runner.prepare(install, Path(state.recordings_dir), settings.run_dir)  # re-mounts what was lost
     new_state = _launch(state, install, settings, progress)
     progress(f"Asterisk restarted in {time.monotonic() - t0:.1f} s")
     return new_state
 
 
 def _install_from_state(state: SandboxState) -> AsteriskInstall:
-    from ivr.sandbox.locate import chroot_install, host_install
-
     if state.kind == "chroot":
         return chroot_install(Path(state.root))
     return host_install(state.asterisk_version, Path(state.run_dir))
 
 
-def asterisk_cli(command: str, settings: SandboxSettings | None = None, timeout: float = 30.0) -> str:
+def asterisk_cli(
+    command: str, settings: SandboxSettings | None = None, timeout: float = 30.0
+) -> str:
     """Run ``asterisk -rx COMMAND`` against the running sandbox; its output."""
     state = status(settings)
     if state is None:

@@ -48,14 +48,20 @@ class AsteriskInstall:
     def command(self, *args: str) -> list[str]:
         """argv running the asterisk binary as the asterisk user."""
         return asterisk_argv(
-            self.kind, self.root, self.uid, self.gid, self.paths.binary, self.paths.asterisk_conf, *args
+            self.kind,
+            self.root,
+            self.uid,
+            self.gid,
+            self.paths.binary,
+            self.paths.asterisk_conf,
+            *args,
         )
 
 
 def asterisk_argv(
     kind: str, root: Path, uid: int, gid: int, binary: str, asterisk_conf: str, *args: str
 ) -> list[str]:
-    """argv running *binary* (``-C asterisk_conf`` plus *args*) as uid:gid, chrooted for a chroot."""
+    """argv running *binary* (``-C asterisk_conf``, *args*) as uid:gid, chrooted if a chroot."""
     argv = [binary, "-C", asterisk_conf, *args]
     if kind == "chroot":
         return ["chroot", f"--userspec={uid}:{gid}", str(root), *argv]
@@ -105,7 +111,8 @@ def _passwd_entry(passwd: Path, user: str) -> tuple[int, int] | None:
 
 def _module_dir(root: Path) -> str:
     """The module directory holding chan_pjsip.so (as seen from *root*)."""
-    candidates = sorted(root.glob("usr/lib/*/asterisk/modules")) + [
+    candidates = [
+        *sorted(root.glob("usr/lib/*/asterisk/modules")),
         root / "usr/lib/asterisk/modules",
         root / "usr/lib64/asterisk/modules",
     ]
@@ -198,7 +205,14 @@ def create_chroot(root: Path, progress: Progress) -> None:
         for line in proc.stdout:
             log.write(line)
             if line.startswith("I: ") and any(
-                word in line for word in ("Retrieving Release", "Resolving", "Checking", "Installing", "Base system")
+                word in line
+                for word in (
+                    "Retrieving Release",
+                    "Resolving",
+                    "Checking",
+                    "Installing",
+                    "Base system",
+                )
             ):
                 progress(line.strip())
         code = proc.wait()
@@ -218,7 +232,9 @@ def locate_asterisk(settings: SandboxSettings, progress: Progress) -> AsteriskIn
         if version is not None:
             return host_install(version, settings.run_dir)
         if settings.asterisk_mode == "host":
-            raise SandboxError(f"HOTLINE_ASTERISK=host but {HOST_ASTERISK} is missing or older than 18")
+            raise SandboxError(
+                f"HOTLINE_ASTERISK=host but {HOST_ASTERISK} is missing or older than 18"
+            )
     root = settings.chroot_dir
     if not (root / "usr/sbin/asterisk").exists():
         create_chroot(root, progress)

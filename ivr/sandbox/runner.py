@@ -62,14 +62,19 @@ def _prepare_etc(install: AsteriskInstall) -> None:
 def _prepare_writable(install: AsteriskInstall) -> None:
     for inner in install.paths.writable_dirs():
         _own(install.host_path(inner), install.uid, install.gid, 0o750)
-    # root reads the logs when start-up fails: keep them world-readable
-    _own(install.host_path(install.paths.log_dir), install.uid, install.gid, 0o755)
+    # root-owned, group-writable: Asterisk writes its logs through the group,
+    # and root (which may lack CAP_DAC_OVERRIDE) can still rotate and read them
+    _own(install.host_path(install.paths.log_dir), 0, install.gid, 0o775)
 
 
 def _prepare_host_data(install: AsteriskInstall, recordings: Path) -> None:
     """A private astdatadir of symlinks, with ``sounds/hotline`` -> recordings."""
     source = next(
-        (Path(p) for p in ("/usr/share/asterisk", "/var/lib/asterisk") if Path(p, "sounds").is_dir()),
+        (
+            Path(p)
+            for p in ("/usr/share/asterisk", "/var/lib/asterisk")
+            if Path(p, "sounds").is_dir()
+        ),
         None,
     )
     if source is None:
@@ -114,7 +119,10 @@ def prepare(install: AsteriskInstall, recordings: Path, run_dir: Path) -> list[s
 
 def check_ports_free(sip_port: int, ami_port: int) -> None:
     """Fail early (with a hint) when the SIP or AMI port is taken on 127.0.0.1."""
-    checks = ((socket.SOCK_DGRAM, sip_port, "SIP (udp)"), (socket.SOCK_STREAM, ami_port, "AMI (tcp)"))
+    checks = (
+        (socket.SOCK_DGRAM, sip_port, "SIP (udp)"),
+        (socket.SOCK_STREAM, ami_port, "AMI (tcp)"),
+    )
     for kind, port, what in checks:
         with socket.socket(socket.AF_INET, kind) as sock:
             if kind == socket.SOCK_STREAM:
@@ -146,7 +154,7 @@ def start(install: AsteriskInstall, log_path: Path) -> tuple[int, int]:
     # outlives the CLI) and runs in its own session, away from our terminal.
     launcher = 'log=$1; shift; "$@" </dev/null >>"$log" 2>&1 & echo $!'
     result = subprocess.run(
-        ["sh", "-c", launcher, "sh", str(log_path), *install.command("-f")],
+        ["sh", "-c", launcher, "sh", str(log_path), *install.command("-f", "-n")],
         capture_output=True,
         text=True,
         cwd="/",
@@ -159,7 +167,9 @@ def start(install: AsteriskInstall, log_path: Path) -> tuple[int, int]:
     try:
         pid = int(result.stdout.strip())
     except ValueError:
-        raise SandboxError(f"could not start Asterisk: {result.stderr.strip() or result.stdout!r}") from None
+        raise SandboxError(
+            f"could not start Asterisk: {result.stderr.strip() or result.stdout!r}"
+        ) from None
     started = procs.start_time(pid)
     if started is None:
         raise SandboxError(f"Asterisk exited at once; see {log_path}")
@@ -200,7 +210,12 @@ def stop_process(state: SandboxState, timeout: float = 5.0) -> None:
     if procs.is_running(state.pid, state.pid_start_time):
         with contextlib.suppress(OSError, SandboxError):
             ami.run_command(
-                state.ami_host, state.ami_port, state.ami_user, state.ami_secret, "core stop now", timeout=2.0
+                state.ami_host,
+                state.ami_port,
+                state.ami_user,
+                state.ami_secret,
+                "core stop now",
+                timeout=2.0,
             )
         if not procs.wait_gone(state.pid, state.pid_start_time, timeout):
             procs.terminate(state.pid, state.pid_start_time)
@@ -230,7 +245,14 @@ def unmount_chroot(root: Path) -> list[str]:
 def rx(state: SandboxState, command: str, timeout: float = 30.0) -> str:
     """``asterisk -rx COMMAND`` as the asterisk user (inside the chroot)."""
     argv = asterisk_argv(
-        state.kind, Path(state.root), state.uid, state.gid, state.asterisk_binary, state.asterisk_conf, "-rx", command
+        state.kind,
+        Path(state.root),
+        state.uid,
+        state.gid,
+        state.asterisk_binary,
+        state.asterisk_conf,
+        "-rx",
+        command,
     )
     try:
         result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
