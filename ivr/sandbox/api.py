@@ -160,6 +160,8 @@ def up(settings: SandboxSettings | None = None, progress: Progress | None = None
     values = placeholder_values(settings, install.paths, secret)
     rendered = render_templates(settings.dialplans_dir, values)
     try:
+        if install.kind == "chroot" and not procs.processes_rooted_at(install.root):
+            runner.unmount_chroot(install.root)  # leftovers of a lost run (e.g. old recordings)
         made = runner.prepare(install, recordings, settings.run_dir)
         write_config_dir(runner.config_dir(install), rendered, gid=install.gid)
         state = _new_state(settings, install, secret, recordings, made)

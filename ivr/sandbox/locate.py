@@ -142,11 +142,13 @@ def chroot_install(root: Path) -> AsteriskInstall:
 
 def host_install(version: str, run_dir: Path) -> AsteriskInstall:
     """Describe the host's Asterisk, laid out under the run dir."""
-    try:
-        entry = pwd.getpwnam("asterisk")
-        uid, gid = entry.pw_uid, entry.pw_gid
-    except KeyError:
-        uid, gid = os.getuid(), os.getgid()
+    uid, gid = os.getuid(), os.getgid()
+    if os.geteuid() == 0:  # only root can switch to the distribution's asterisk user
+        try:
+            entry = pwd.getpwnam("asterisk")
+            uid, gid = entry.pw_uid, entry.pw_gid
+        except KeyError:
+            pass  # no such user: run as ourselves
     return AsteriskInstall(
         kind="host",
         root=Path("/"),

@@ -56,7 +56,7 @@ def _prepare_etc(install: AsteriskInstall) -> None:
             os.rename(etc, dist)
     # root-owned and group-readable: root can write it, asterisk can read it,
     # nobody else sees the AMI secret
-    _own(etc, 0, install.gid, 0o750)
+    _own(etc, os.getuid(), install.gid, 0o750)
 
 
 def _prepare_writable(install: AsteriskInstall) -> None:
@@ -64,7 +64,7 @@ def _prepare_writable(install: AsteriskInstall) -> None:
         _own(install.host_path(inner), install.uid, install.gid, 0o750)
     # root-owned, group-writable: Asterisk writes its logs through the group,
     # and root (which may lack CAP_DAC_OVERRIDE) can still rotate and read them
-    _own(install.host_path(install.paths.log_dir), 0, install.gid, 0o775)
+    _own(install.host_path(install.paths.log_dir), os.getuid(), install.gid, 0o775)
 
 
 def _prepare_host_data(install: AsteriskInstall, recordings: Path) -> None:
@@ -106,7 +106,9 @@ def prepare(install: AsteriskInstall, recordings: Path, run_dir: Path) -> list[s
     _prepare_etc(install)
     _prepare_writable(install)
     if install.kind == "host":
-        _own(Path(install.paths.etc_dir).parent, 0, install.gid, 0o755)
+        # the asterisk user must reach its directories below the run dir
+        os.chmod(run_dir, 0o755)
+        _own(Path(install.paths.etc_dir).parent, os.getuid(), install.gid, 0o755)
         _prepare_host_data(install, recordings)
         return []
     root = install.root

@@ -4,6 +4,7 @@ Environment variables read by :meth:`SandboxSettings.from_env`:
 
 ``HOTLINE_RUN_DIR``      run directory (default ``/tmp/hotline12345``)
 ``HOTLINE_CACHE_DIR``    cache for the Asterisk chroot (default ``~/.cache/hotline12345``)
+``HOTLINE_DIALPLANS_DIR`` templates (default the repository's ``dialplans/``)
 ``HOTLINE_RECORDINGS_DIR`` prompts shown to Asterisk as ``hotline/...`` (default ``recordings/``)
 ``HOTLINE_AMI_SECRET``   AMI secret (default: generated, kept in the state file)
 ``HOTLINE_ASTERISK``     ``auto`` (default), ``host`` or ``chroot``
@@ -98,11 +99,13 @@ class SandboxSettings:
         cache = env.get("HOTLINE_CACHE_DIR")
         run = env.get("HOTLINE_RUN_DIR")
         recordings = env.get("HOTLINE_RECORDINGS_DIR")
+        dialplans = env.get("HOTLINE_DIALPLANS_DIR")
         return dataclasses.replace(
             base,
             run_dir=Path(run) if run else base.run_dir,
             cache_dir=Path(cache).expanduser() if cache else base.cache_dir,
             recordings_dir=Path(recordings).expanduser() if recordings else base.recordings_dir,
+            dialplans_dir=Path(dialplans).expanduser() if dialplans else base.dialplans_dir,
             asterisk_mode=mode,  # type: ignore[arg-type]  # checked above
             ami_secret=env.get("HOTLINE_AMI_SECRET") or None,
             ami_port=_int_env(env, "HOTLINE_AMI_PORT", base.ami_port),
