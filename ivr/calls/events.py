@@ -9,13 +9,12 @@ from ivr.clock import Clock
 _USER_EVENTS = {
     "HotlinePromptsDone": "prompts_played",
     "HotlineDial": "dial",
-    "HotlineDialResult": "dial_result",
     "HotlineFallback": "fallback",
 }
 
 
 class CallEventAdapter:
-    """Records the steps the dialplan reports (UserEvent) and each call's hangup."""
+    """Records the steps the dialplan reports (UserEvent), each dial attempt and the hangup."""
 
     def __init__(self, journal: CallJournal, clock: Clock) -> None:
         self._journal = journal
@@ -39,6 +38,11 @@ class CallEventAdapter:
                                       ("agi_status", event.get("AgiStatus"))) if v}
             self._journal.append(call_id, step, self._clock.now(),
                                  channel=event.get("Channel"), **data)
+        elif name in ("DialBegin", "DialEnd") and event.get("Uniqueid") in self._ours:
+            step = "ringing" if name == "DialBegin" else "dial_result"
+            extra = {"status": event.get("DialStatus")} if name == "DialEnd" else {}
+            self._journal.append(event.get("Uniqueid"), step, self._clock.now(),
+                                 dest=event.get("DestChannel"), **extra)
         elif name == "Hangup" and event.get("Uniqueid") in self._ours:
             uniqueid = event.get("Uniqueid")
             self._ours.discard(uniqueid)
