@@ -1,0 +1,38 @@
+"""Sichuan on 20 October 2021: national whole-merge numbers are cancelled and dual-number
+lines have moved to 12345 (real calls, real Asterisk)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ivr.sandbox.state import SandboxState
+from ivr.testing.controller import ControllerProcess
+from ivr.testing.sipp import answering_peer, place_call
+
+CONTROLLER_AT = "2021-10-20T10:00:00+08:00"
+
+
+def test_cancelled_line_hears_not_in_service_and_is_still_put_through(
+        sandbox: SandboxState, controller: ControllerProcess, traces: Path) -> None:
+    agent = answering_peer(sandbox.peer_ports["agent-1001"], traces,
+                           scenario="agent_answer_hangup.xml", hold_ms=500)
+    caller = place_call("12396", traces)
+    assert caller.wait(40) == 0, caller.describe()
+    assert agent.wait(10) == 0, agent.describe()
+    record = controller.call_for("12396")
+    assert (record.first("decided") or {}).get("phase") == "cancelled"
+    assert (record.first("prompts_played") or {}).get("prompts") == \
+        "hotline/generated/not-in-service"
+    assert (record.first("dial_result") or {}).get("status") == "ANSWER"
+
+
+def test_dual_number_line_reaches_its_skill(
+        sandbox: SandboxState, controller: ControllerProcess, traces: Path) -> None:
+    agent = answering_peer(sandbox.peer_ports["agent-1001"], traces,
+                           scenario="agent_answer_hangup.xml", hold_ms=500)
+    caller = place_call("12333", traces)
+    assert caller.wait(40) == 0, caller.describe()
+    assert agent.wait(10) == 0, agent.describe()
+    decided = controller.call_for("12333").first("decided") or {}
+    assert (decided.get("mode"), decided.get("phase")) == ("dual_number", "active")
+    assert decided.get("skill") == "social_security"
