@@ -126,7 +126,7 @@ class FastAgiServer:
                       self._timeout_s)
         except (AgiProtocolError, AgiHangupError, ConnectionError) as exc:
             log.warning("AGI session ended early: %s", exc)
-        except Exception:  # noqa: BLE001 - the call boundary: any bug ends in the fallback
+        except Exception:
             log.exception("AGI handler failed; the call takes the fallback path")
         finally:
             writer.close()

@@ -56,8 +56,8 @@ class RoutingService:
             return
         call_id = env.get("uniqueid")
         number = env.get("extension") or env.get("dnid")
-        caller = env.get("callerid")
-        caller = None if caller in ("", "unknown") else caller
+        raw_caller = env.get("callerid")
+        caller = None if raw_caller in ("", "unknown") else raw_caller
         now = self._clock.now()
         decision = decide(CallFacts(number=number, at=now, caller=caller), self._config())
         variables = channel_variables(decision, call_id, self._sound)

@@ -68,11 +68,11 @@ def _check_region(
                                         f"merged into {remark.number}, which region {key} does not list"))
     for name in ("national_whole_merge", "local_whole_merge"):
         phase = getattr(region.schedule, name)
-        at = (*base, "schedule", name)
+        where: tuple[str, ...] = (*base, "schedule", name)
         if phase.transition.end < phase.transition.start:
-            problems.append(doc.problem((*at, "transition"), "window ends before it starts"))
+            problems.append(doc.problem((*where, "transition"), "window ends before it starts"))
         if phase.cancelled_from <= phase.transition.end:
-            problems.append(doc.problem((*at, "cancelled_from"),
+            problems.append(doc.problem((*where, "cancelled_from"),
                                         "cancelled_from overlaps the transition window"))
     for j, pattern in enumerate(region.patterns):
         for emergency in sorted(EMERGENCY_NUMBERS | {region.main_number}):

@@ -12,10 +12,9 @@ from datetime import datetime
 from pathlib import Path
 
 from ivr.config.engine import load_engine_config
-from ivr.config.errors import ConfigError
+from ivr.config.errors import ConfigError, ConfigProblem
 from ivr.controller.settings import ControllerSettings, ami_settings_from_env, default_run_dir
 from ivr.routing.decision import CallFacts, decide
-
 
 
 def default_config_dir() -> Path:
@@ -129,7 +128,7 @@ def add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _check(args: argparse.Namespace) -> int:
     directory = args.config or default_config_dir()
-    problems = []
+    problems: list[ConfigProblem] = []
     try:
         config = load_engine_config(directory)
     except ConfigError as exc:
@@ -147,7 +146,7 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_prompts(directory: Path) -> list[object]:
+def _check_prompts(directory: Path) -> list[ConfigProblem]:
     path = directory / "recordings" / "prompts.yaml"
     if not path.exists():
         return []

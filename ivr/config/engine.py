@@ -107,7 +107,7 @@ def _cross_check(
     for key, region in catalogue.regions.items():
         for i, line in enumerate(region.lines):
             at = ("regions", key, "lines", i)
-            refs = []
+            refs: list[tuple[tuple[str | int, ...], str]] = []
             if line.subcenter is not None:
                 refs.append(((*at, "subcenter", "endpoint"), line.subcenter.endpoint))
             if line.kept_seats_endpoint is not None:
