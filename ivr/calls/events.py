@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ivr.ami.codec import AmiMessage
+from ivr.calls.callbacks import CallbackStore
 from ivr.calls.records import CallJournal
 from ivr.clock import Clock
 
@@ -10,15 +11,20 @@ _USER_EVENTS = {
     "HotlinePromptsDone": "prompts_played",
     "HotlineDial": "dial",
     "HotlineFallback": "fallback",
+    "HotlineQueue": "queued",
+    "HotlineQueueResult": "queue_result",
+    "HotlineCallbackRequest": "callback_requested",
 }
 
 
 class CallEventAdapter:
     """Records the steps the dialplan reports (UserEvent), each dial attempt and the hangup."""
 
-    def __init__(self, journal: CallJournal, clock: Clock) -> None:
+    def __init__(self, journal: CallJournal, clock: Clock,
+                 callbacks: CallbackStore | None = None) -> None:
         self._journal = journal
         self._clock = clock
+        self._callbacks = callbacks
         self._ours: set[str] = set()
 
     def handle(self, event: AmiMessage) -> None:
@@ -35,9 +41,15 @@ class CallEventAdapter:
                                       ("dial", event.get("Dial")),
                                       ("status", event.get("Status")),
                                       ("dnis", event.get("Dnis")),
+                                      ("queue", event.get("Queue")),
+                                      ("priority", event.get("Priority")),
+                                      ("skill", event.get("Skill")),
                                       ("agi_status", event.get("AgiStatus"))) if v}
             self._journal.append(call_id, step, self._clock.now(),
                                  channel=event.get("Channel"), **data)
+            if step == "callback_requested" and self._callbacks is not None:
+                self._callbacks.add(call_id, event.get("CallerIDNum"), event.get("Skill"),
+                                    self._clock.now())
         elif name in ("DialBegin", "DialEnd") and event.get("Uniqueid") in self._ours:
             step = "ringing" if name == "DialBegin" else "dial_result"
             extra = {"status": event.get("DialStatus")} if name == "DialEnd" else {}

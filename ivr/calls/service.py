@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from ivr.agi.server import AgiSession
 from ivr.calls.records import CallJournal
@@ -14,13 +16,32 @@ from ivr.routing.decision import CallFacts, Decision, decide
 
 log = logging.getLogger(__name__)
 
+
+class RepeatCallers:
+    """Remembers recent callers (by a hash, never the number) to spot repeat calls."""
+
+    def __init__(self, window_min: Callable[[], int], limit: int = 100_000) -> None:
+        self._window_min = window_min
+        self._limit = limit
+        self._last: dict[str, datetime] = {}
+
+    def seen(self, caller: str, now: datetime) -> bool:
+        """True when ``caller`` called within the window; records this call."""
+        key = hashlib.sha256(caller.encode()).hexdigest()[:16]
+        last = self._last.pop(key, None)
+        self._last[key] = now
+        if len(self._last) > self._limit:
+            self._last.pop(next(iter(self._last)))
+        return last is not None and now - last <= timedelta(minutes=self._window_min())
+
 SoundResolver = Callable[[str], str]
 
 
-def channel_variables(decision: Decision, call_id: str, sound: SoundResolver) -> dict[str, str]:
+def channel_variables(decision: Decision, call_id: str, sound: SoundResolver,
+                      max_wait_s: int) -> dict[str, str]:
     """The ``HOTLINE_*`` variables the dialplan acts on (see dialplans/extensions.conf.tmpl)."""
     target = decision.target
-    timeout = target.timeout_s or 20
+    queued_first = target.dial is None
     return {
         "HOTLINE_CALL_ID": call_id,
         "HOTLINE_LINE": decision.line.number,
@@ -31,8 +52,13 @@ def channel_variables(decision: Decision, call_id: str, sound: SoundResolver) ->
         "HOTLINE_TAGS": ",".join(decision.tags),
         "HOTLINE_PROMPTS": "&".join(sound(p) for p in decision.prompts),
         "HOTLINE_DIAL": target.dial or "",
-        "HOTLINE_NEXT_DIAL": target.next_dial or "",
-        "HOTLINE_DIAL_TIMEOUT": str(timeout),
+        "HOTLINE_DIAL_TIMEOUT": str(target.timeout_s or 20),
+        "HOTLINE_QUEUE": target.queue or "",
+        "HOTLINE_QUEUE_RULE": target.queue_rule or "",
+        "HOTLINE_MAX_PENALTY": str(target.max_penalty if target.max_penalty is not None else 9),
+        "HOTLINE_MAX_WAIT": str(target.timeout_s if queued_first and target.timeout_s
+                                else max_wait_s),
+        "HOTLINE_CALLBACK_PROMPT": sound("no-agents-callback"),
         # Set last: the dialplan treats an empty kind as "no decision".
         "HOTLINE_TARGET_KIND": target.kind.value,
     }
@@ -47,6 +73,7 @@ class RoutingService:
         self._clock = clock
         self._journal = journal
         self._sound = sound
+        self._repeats = RepeatCallers(lambda: self._config().rules.acd.repeat_window_min)
 
     async def handle(self, session: AgiSession) -> None:
         """The FastAGI handler for ``agi://…/route``."""
@@ -59,8 +86,12 @@ class RoutingService:
         raw_caller = env.get("callerid")
         caller = None if raw_caller in ("", "unknown") else raw_caller
         now = self._clock.now()
-        decision = decide(CallFacts(number=number, at=now, caller=caller), self._config())
-        variables = channel_variables(decision, call_id, self._sound)
+        config = self._config()
+        repeat = self._repeats.seen(caller, now) if caller else False
+        decision = decide(CallFacts(number=number, at=now, caller=caller, repeat_caller=repeat),
+                          config)
+        variables = channel_variables(decision, call_id, self._sound,
+                                      config.rules.acd.max_wait_s)
         for name, value in variables.items():
             await session.set_variable(name, value)
         self._journal.append(
@@ -68,9 +99,10 @@ class RoutingService:
             region=decision.region, mode=decision.line.mode.value, line_name=decision.line.name,
             phase=decision.phase.value, prompts=decision.prompts,
             target_kind=decision.target.kind.value, skill=decision.target.skill,
-            dial=decision.target.dial, tags=decision.tags,
+            queue=decision.target.queue, dial=decision.target.dial,
+            priority=decision.target.priority, tags=decision.tags,
         )
         log.info("call %s from %s to %s: %s/%s prompts=%s -> %s %s", call_id,
                  mask_number(caller) if caller else "-", number, decision.line.mode.value,
                  decision.phase.value, ",".join(decision.prompts), decision.target.kind.value,
-                 decision.target.dial)
+                 decision.target.dial or decision.target.queue)

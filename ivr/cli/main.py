@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from agent_pool.cli import add_cli as add_acd_cli
 from ivr.cli import commands
 
 
@@ -18,6 +19,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_route(sub)
     commands.add_check(sub)
     commands.add_calls(sub)
+    commands.add_callbacks(sub)
+    add_acd_cli(sub)
     try:
         from ivr.sandbox.cli import add_cli
     except ImportError:  # pragma: no cover - the sandbox package is optional in wheels

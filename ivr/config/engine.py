@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from agent_pool.roster import Roster
 from ivr.catalogue.checks import check_catalogue
 from ivr.catalogue.model import EMERGENCY_NUMBERS, Catalogue, Line
 from ivr.config.errors import ConfigError, ConfigProblem
@@ -16,6 +17,7 @@ from ivr.routing.rules import RoutingRules
 
 CATALOGUE_FILE = "merger_catalogue.yaml"
 RULES_FILE = "routing_rules.yaml"
+ROSTER_FILE = "agents.yaml"
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,7 @@ class EngineConfig:
     directory: Path
     catalogue: Catalogue
     rules: RoutingRules
+    roster: Roster
 
     @property
     def region(self) -> str:
@@ -57,13 +60,53 @@ def load_engine_config(directory: str | Path) -> EngineConfig:
         problems.extend(exc.problems)
     except OSError as exc:
         problems.append(ConfigProblem(str(root / RULES_FILE), 1, "(file)", str(exc)))
+    roster: Roster | None = None
+    try:
+        roster_doc = load_located(root / ROSTER_FILE)
+        roster = validate_document(roster_doc, Roster)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    except OSError as exc:
+        problems.append(ConfigProblem(str(root / ROSTER_FILE), 1, "(file)", str(exc)))
     if catalogue is not None and rules is not None and cat_doc and rules_doc:
         catalogue, more = _apply_overrides(catalogue, rules, rules_doc)
         problems.extend(more)
         problems.extend(_cross_check(catalogue, rules, cat_doc, rules_doc))
-    if problems or catalogue is None or rules is None:
+        if roster is not None:
+            problems.extend(check_roster(roster, roster_doc, catalogue))
+    if problems or catalogue is None or rules is None or roster is None:
         raise ConfigError(problems)
-    return EngineConfig(root, catalogue, rules)
+    return EngineConfig(root, catalogue, rules, roster)
+
+
+def check_roster(roster: Roster, doc: LocatedDocument, catalogue: Catalogue) -> list[ConfigProblem]:
+    """Unique ids and phones; skills that name a catalogue domain, an expert seat or a language."""
+    from agent_pool.skills import EXPERT_PREFIX, GENERAL, expert_domains
+
+    problems: list[ConfigProblem] = []
+    domains = {GENERAL} | {line.domain for line in catalogue.national}
+    for region in catalogue.regions.values():
+        domains.update(line.domain for line in region.lines if line.domain)
+    experts = expert_domains(catalogue)
+    seen_ids: set[str] = set()
+    seen_phones: set[str] = set()
+    for i, agent in enumerate(roster.agents):
+        if agent.id in seen_ids:
+            problems.append(doc.problem(("agents", i, "id"), f"duplicate agent id {agent.id}"))
+        if agent.interface.lower() in seen_phones:
+            problems.append(doc.problem(("agents", i, "interface"),
+                                        f"{agent.interface} is already another agent's phone"))
+        seen_ids.add(agent.id)
+        seen_phones.add(agent.interface.lower())
+        for skill in agent.skills:
+            known = skill in domains or skill in experts or skill.startswith("lang_")
+            if not known:
+                hint = ("no line in the catalogue has that expert seat"
+                        if skill.startswith(EXPERT_PREFIX) else
+                        "not a catalogue domain, an expert_<number> seat or a lang_ skill")
+                problems.append(doc.problem(("agents", i, "skills", skill),
+                                            f"unknown skill {skill!r}: {hint}"))
+    return problems
 
 
 def _apply_overrides(

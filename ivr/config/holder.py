@@ -28,7 +28,7 @@ class ConfigHolder:
         return self._current
 
     def _stat(self) -> tuple[float, ...]:
-        files = ("merger_catalogue.yaml", "routing_rules.yaml")
+        files = ("merger_catalogue.yaml", "routing_rules.yaml", "agents.yaml")
         out = []
         for name in files:
             try:

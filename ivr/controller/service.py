@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
 import signal
 
-from ivr.agi.server import FastAgiServer
+from agent_pool.commands import AgentCommands
+from agent_pool.feature_codes import FeatureCodeService
+from agent_pool.tracker import AcdTracker
+from ivr.agi.server import AgiSession, FastAgiServer
 from ivr.ami.client import AmiConnection, sessions
+from ivr.calls.callbacks import CallbackStore
 from ivr.calls.events import CallEventAdapter
 from ivr.calls.records import CallJournal
 from ivr.calls.service import RoutingService
@@ -20,7 +26,7 @@ log = logging.getLogger(__name__)
 
 
 class Controller:
-    """Owns the FastAGI server, the AMI supervisor and the config watcher."""
+    """Owns the FastAGI server, the AMI supervisor, the ACD view and the config watcher."""
 
     def __init__(self, settings: ControllerSettings, clock: Clock | None = None) -> None:
         self.settings = settings
@@ -28,17 +34,36 @@ class Controller:
                                       else SystemClock())
         self.config = ConfigHolder(settings.config_dir)
         self.journal = CallJournal(settings.journal_path)
+        self.callbacks = CallbackStore(settings.run_dir / "callbacks.db")
         self.prompts = PromptLibrary(settings.recordings_dir)
         self.routing = RoutingService(lambda: self.config.current, self.clock, self.journal,
                                       self.prompts.sound_name)
-        self.events = CallEventAdapter(self.journal, self.clock)
+        self.events = CallEventAdapter(self.journal, self.clock, self.callbacks)
+        self.acd = AcdTracker(lambda: self.config.current.roster,
+                              lambda: self.config.current.rules.acd.wrapup_s,
+                              target_s=self.config.current.rules.timing.answer_target_s)
+        self.feature_codes = FeatureCodeService(self._agent_commands)
         self.ami: AmiConnection | None = None
         self._reload_requested = asyncio.Event()
 
+    def _agent_commands(self) -> AgentCommands | None:
+        if self.ami is None or self.ami.closed:
+            return None
+        config = self.config.current
+        return AgentCommands(self.ami, config.roster, config.catalogue,
+                             config.rules.acd.pause_reasons)
+
+    async def _dispatch(self, session: AgiSession) -> None:
+        script = session.env.script.strip("/")
+        if script == "agent":
+            await self.feature_codes.handle(session)
+        else:
+            await self.routing.handle(session)
+
     async def run(self) -> None:
         """Run until cancelled."""
-        budget = self.settings_budget_s()
-        async with FastAgiServer(self.routing.handle, self.settings.agi_host,
+        budget = self.config.current.rules.timing.decision_budget_ms / 1000
+        async with FastAgiServer(self._dispatch, self.settings.agi_host,
                                  self.settings.agi_port, timeout_s=budget) as agi:
             loop = asyncio.get_running_loop()
             loop.add_signal_handler(signal.SIGHUP, self._reload_requested.set)
@@ -50,27 +75,42 @@ class Controller:
                     tasks.create_task(agi.serve(), name="fastagi-server")
                     tasks.create_task(self._supervise_ami(), name="ami-supervisor")
                     tasks.create_task(self._watch_config(), name="config-watcher")
+                    tasks.create_task(self._publish_acd(), name="acd-snapshot")
             finally:
                 loop.remove_signal_handler(signal.SIGHUP)
-
-    def settings_budget_s(self) -> float:
-        """How long one routing decision may take before the call falls back."""
-        return self.config.current.rules.timing.decision_budget_ms / 1000
+                self.callbacks.close()
 
     async def _supervise_ami(self) -> None:
         async for ami in sessions(self.settings.ami):
-            self.ami = ami
             await self._resync(ami)
+            self.ami = ami
             async for event in ami.events():
                 if event.event == "FullyBooted":
                     log.info("Asterisk fully booted")
+                now = self.clock.now()
                 self.events.handle(event)
+                self.acd.handle(event, now)
             self.ami = None
 
     async def _resync(self, ami: AmiConnection) -> None:
-        """After (re)connecting: learn which calls are up so records stay whole."""
+        """After (re)connecting: rebuild the ACD view from Asterisk's queues."""
         channels = await ami.action_list("CoreShowChannels")
+        listing = await ami.action_list("QueueStatus")
+        self.acd.resync(listing, self.clock.now())
         log.info("AMI resync: %d channel(s) up", len(channels))
+
+    async def _publish_acd(self) -> None:
+        """Every second: end wrap-ups and write the ACD snapshot for ``hotline queue status``."""
+        path = self.settings.run_dir / "acd.json"
+        while True:
+            now = self.clock.now()
+            self.acd.tick(now)
+            snapshot = self.acd.snapshot(now)
+            snapshot["controller_pid"] = os.getpid()
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(snapshot, ensure_ascii=False, indent=1), encoding="utf-8")
+            tmp.replace(path)
+            await asyncio.sleep(1.0)
 
     async def _watch_config(self) -> None:
         while True:

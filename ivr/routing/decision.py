@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from agent_pool.skills import initial_max_penalty, queue_name, queue_rule
 from ivr.catalogue.lookup import LineMatch, Phase, find_line, phase_of
 from ivr.catalogue.model import EMERGENCY_NUMBERS, MergeMode, RemarkKind
 from ivr.config.engine import EngineConfig
@@ -48,19 +49,22 @@ class CallFacts:
     caller: str | None = None
     region: str | None = None
     utterance: str | None = None
+    repeat_caller: bool = False
 
 
 @dataclass(frozen=True)
 class Target:
-    """Where the call goes, and where it goes if that does not answer."""
+    """Where the call goes: a queue of 12345 agents, or a dial target with a queue behind it."""
 
     kind: TargetKind
     skill: str | None = None
-    dial: str | None = None
+    queue: str | None = None  # the ACD queue (first choice, or behind a dial target)
+    queue_rule: str | None = None
+    max_penalty: int | None = None  # the ACD penalty band the call may reach at once
+    dial: str | None = None  # a sub-center, kept seats, legacy line or emergency service
     number: str | None = None
     endpoint: str | None = None
-    next_dial: str | None = None
-    timeout_s: int | None = None
+    timeout_s: int | None = None  # ring time of ``dial``, or the longest wait in ``queue``
     priority: int = 0
 
 
@@ -122,7 +126,7 @@ def decide(facts: CallFacts, config: EngineConfig) -> Decision:
     if number == region.main_number:
         line = LineInfo(number, "12345政务服务便民热线", LineMode.MAIN, domain="general")
         return Decision(line=line, phase=Phase.ACTIVE, prompts=greeting,
-                        target=_queue(config, "general"), **common)
+                        target=_queue(config, "general", facts), **common)
     if number in EMERGENCY_NUMBERS:
         emergency = next(e for e in config.catalogue.emergency if e.number == number) \
             if any(e.number == number for e in config.catalogue.emergency) else None
@@ -130,18 +134,21 @@ def decide(facts: CallFacts, config: EngineConfig) -> Decision:
         line = LineInfo(number, name, LineMode.EMERGENCY, domain="general")
         return Decision(line=line, phase=Phase.ACTIVE,
                         prompts=[rules.prompts.diverted_emergency],
-                        target=_queue(config, "general", priority=5),
+                        target=_queue(config, "general", facts,
+                                      rules.acd.priority_diverted_emergency),
                         tags=["diverted", f"diverted_from:{number}"], **common)
     match = find_line(config.catalogue, region_key, number)
     if match is None:
         line = LineInfo(number, "未知号码", LineMode.UNKNOWN, domain="general")
         return Decision(line=line, phase=Phase.ACTIVE, prompts=greeting,
-                        target=_queue(config, "general"), tags=["unknown_number"], **common)
-    return _decide_line(match, today, config, region_key, common)
+                        target=_queue(config, "general", facts), tags=["unknown_number"],
+                        **common)
+    return _decide_line(match, today, config, region_key, facts, common)
 
 
 def _decide_line(
-    match: LineMatch, today: date, config: EngineConfig, region_key: str, common: dict[str, Any]
+    match: LineMatch, today: date, config: EngineConfig, region_key: str, facts: CallFacts,
+    common: dict[str, Any],
 ) -> Decision:
     rules = config.rules
     phase = phase_of(match, config.catalogue.regions[region_key], today)
@@ -150,11 +157,11 @@ def _decide_line(
     tags = [f"line:{match.number}"] + (["local_line"] if match.local else [])
     if match.remark is not None:
         tags.append(f"remark:{match.remark.kind.value}")
-    agents = _agents_for(match, config, region_key)
+    agents = _agents_for(match, config, region_key, facts)
     if match.mode is MergeMode.WHOLE_MERGE:
         if phase is Phase.NOT_YET_MERGED:
             return Decision(line=info, phase=phase, prompts=[rules.prompts.greeting],
-                            target=_legacy(match, config) or agents, tags=tags, **common)
+                            target=_legacy(match, config, facts) or agents, tags=tags, **common)
         if phase is Phase.TRANSITION:
             prompt = ("transition-generic" if match.pattern
                       else f"{region_key}/transition-{match.number}")
@@ -168,24 +175,32 @@ def _decide_line(
                         tags=tags, **common)
     if phase is Phase.NOT_YET_MERGED:
         return Decision(line=info, phase=phase, prompts=[rules.prompts.greeting],
-                        target=_legacy(match, config) or agents, tags=tags, **common)
+                        target=_legacy(match, config, facts) or agents, tags=tags, **common)
     if match.mode is MergeMode.SUB_CENTER and match.subcenter is not None:
         endpoint = rules.endpoints[match.subcenter.endpoint]
         target = Target(TargetKind.SUBCENTER, skill=match.domain, dial=endpoint.dial,
                         endpoint=match.subcenter.endpoint, number=match.number,
-                        next_dial=agents.dial, timeout_s=rules.timing.subcenter_answer_s)
+                        queue=agents.queue, queue_rule=agents.queue_rule,
+                        max_penalty=agents.max_penalty,
+                        timeout_s=rules.timing.subcenter_answer_s, priority=agents.priority)
         return Decision(line=info, phase=phase, prompts=[rules.prompts.transfer],
                         target=target, tags=tags, **common)
     return Decision(line=info, phase=phase, prompts=[rules.prompts.greeting], target=agents,
                     tags=tags, **common)
 
 
-def _queue(config: EngineConfig, skill: str, priority: int = 0) -> Target:
-    return Target(TargetKind.QUEUE, skill=skill, dial=config.rules.agents.default_dial,
-                  timeout_s=config.rules.timing.agent_ring_s, priority=priority)
+def _queue(config: EngineConfig, skill: str, facts: CallFacts, priority: int = 0,
+           kind: TargetKind = TargetKind.QUEUE) -> Target:
+    acd = config.rules.acd
+    if facts.repeat_caller:
+        priority = max(priority, acd.priority_repeat_caller)
+    return Target(kind, skill=skill, queue=queue_name(skill), queue_rule=queue_rule(skill, acd),
+                  max_penalty=initial_max_penalty(skill, acd), timeout_s=acd.max_wait_s,
+                  priority=priority)
 
 
-def _agents_for(match: LineMatch, config: EngineConfig, region_key: str) -> Target:
+def _agents_for(match: LineMatch, config: EngineConfig, region_key: str,
+                facts: CallFacts) -> Target:
     """The 12345 side of a line: kept seats, expert seat or the skill queue."""
     rules = config.rules
     effective = match
@@ -194,32 +209,37 @@ def _agents_for(match: LineMatch, config: EngineConfig, region_key: str) -> Targ
         merged = find_line(config.catalogue, region_key, match.remark.number or "")
         if merged is not None:
             effective = merged
-    queue = _queue(config, effective.domain)
+    queue = _queue(config, effective.domain, facts)
     if effective.kept_seats_endpoint is not None:
         endpoint = rules.endpoints[effective.kept_seats_endpoint]
         return Target(TargetKind.KEPT_SEATS, skill=effective.domain, dial=endpoint.dial,
                       endpoint=effective.kept_seats_endpoint, number=effective.number,
-                      next_dial=queue.dial, timeout_s=rules.timing.kept_seats_answer_s)
+                      queue=queue.queue, queue_rule=queue.queue_rule,
+                      max_penalty=queue.max_penalty, timeout_s=rules.timing.kept_seats_answer_s, priority=queue.priority)
     if effective.expert_seat:
-        dial = rules.agents.expert_dial.get(effective.number, rules.agents.default_dial)
-        return Target(TargetKind.EXPERT, skill=f"expert_{effective.number}", dial=dial,
-                      number=effective.number, next_dial=queue.dial,
-                      timeout_s=rules.timing.agent_ring_s)
+        expert = _queue(config, f"expert_{effective.number}", facts, kind=TargetKind.EXPERT)
+        return Target(TargetKind.EXPERT, skill=expert.skill, queue=expert.queue,
+                      queue_rule=expert.queue_rule, max_penalty=expert.max_penalty,
+                      number=effective.number,
+                      timeout_s=expert.timeout_s, priority=expert.priority)
     return queue
 
 
-def _legacy(match: LineMatch, config: EngineConfig) -> Target | None:
+def _legacy(match: LineMatch, config: EngineConfig, facts: CallFacts) -> Target | None:
     """The old line's own handling before it merges, when the catalogue configures one."""
     rules = config.rules
+    behind = _queue(config, match.domain, facts)
     if match.before_merge_endpoint is not None:
         endpoint = rules.endpoints[match.before_merge_endpoint]
         return Target(TargetKind.LEGACY, skill=match.domain, dial=endpoint.dial,
                       endpoint=match.before_merge_endpoint, number=match.number,
-                      next_dial=rules.agents.default_dial, timeout_s=rules.timing.agent_ring_s)
+                      queue=behind.queue, queue_rule=behind.queue_rule,
+                      max_penalty=behind.max_penalty, timeout_s=rules.timing.agent_ring_s)
     if match.remark is not None and match.remark.kind is RemarkKind.ANSWERED_BY \
             and match.remark.number in rules.emergency:
         target = rules.emergency[match.remark.number]
         return Target(TargetKind.LEGACY, skill=match.domain, dial=target.dial,
-                      number=match.remark.number, next_dial=rules.agents.default_dial,
+                      number=match.remark.number, queue=behind.queue,
+                      queue_rule=behind.queue_rule, max_penalty=behind.max_penalty,
                       timeout_s=rules.timing.emergency_answer_s)
     return None

@@ -52,13 +52,6 @@ class EmergencyTarget(StrictModel):
     backup_dial: DialString | None = None
 
 
-class Agents(StrictModel):
-    """Where 12345 agent calls go until the ACD decides per call."""
-
-    default_dial: DialString
-    expert_dial: dict[Number, DialString] = {}
-
-
 class Prompts(StrictModel):
     """Which prompt ids the main flows play."""
 
@@ -66,6 +59,41 @@ class Prompts(StrictModel):
     not_in_service: Identifier = "not-in-service"
     transfer: Identifier = "transfer-connecting"
     diverted_emergency: Identifier = "diverted-emergency"
+
+
+class Widening(StrictModel):
+    """When a waiting call may go to less specialised agents."""
+
+    skill_after_s: int = Field(0, ge=0, le=3600)  # 0: general agents at once if needed
+    expert_after_s: int = Field(20, ge=0, le=3600)  # expert seat -> skill and general agents
+
+
+class QueueAnnouncements(StrictModel):
+    """What a waiting caller hears (no menus, GB/T 33358-2016)."""
+
+    position: bool = False  # Asterisk's stock position sounds are English
+    hold_time: bool = False
+    frequency_s: int = Field(30, ge=0, le=600)
+    comfort_prompt: Identifier | None = "queue-comfort"
+    comfort_every_s: int = Field(30, ge=0, le=600)
+    music_class: str = "default"
+
+
+class Acd(StrictModel):
+    """Automatic call distribution: the rules app_queue is configured from."""
+
+    ring_timeout_s: int = Field(15, ge=5, le=120)
+    retry_s: int = Field(1, ge=0, le=60)
+    wrapup_s: int = Field(10, ge=0, le=600)
+    max_wait_s: int = Field(120, ge=10, le=3600)
+    autopause_on_no_answer: bool = True
+    widen: Widening = Widening()
+    announce: QueueAnnouncements = QueueAnnouncements()
+    priority_diverted_emergency: int = Field(5, ge=0, le=100)
+    priority_repeat_caller: int = Field(3, ge=0, le=100)
+    repeat_window_min: int = Field(30, ge=1, le=1440)
+    pause_reasons: dict[str, str] = Field(
+        default_factory=lambda: {"1": "break", "2": "meal", "3": "training", "4": "callback"})
 
 
 class RoutingRules(StrictModel):
@@ -76,10 +104,10 @@ class RoutingRules(StrictModel):
     timing: Timing = Timing()
     cancelled_policy: CancelledPolicy = CancelledPolicy.ANNOUNCE_AND_CONNECT
     fallback: Endpoint
-    agents: Agents
     prompts: Prompts = Prompts()
     skills: dict[Identifier, str] = Field(
         default_factory=dict, description="domain -> display name of the skill"
     )
     endpoints: dict[Identifier, Endpoint] = {}
     emergency: dict[Number, EmergencyTarget] = {}
+    acd: Acd = Acd()

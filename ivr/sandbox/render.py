@@ -52,10 +52,31 @@ def placeholder_values(
         "AST_CACHE_DIR": paths.cache_dir,
         "AST_SBIN_DIR": paths.sbin_dir,
     }
+    values.update(acd_config_values(settings))
     for name, port in settings.agent_ports().items():
         # agent-1001 -> AGENT_1001_PORT
         values[f"{name.upper().replace('-', '_')}_PORT"] = str(port)
     return values
+
+
+def acd_config_values(settings: SandboxSettings) -> dict[str, str]:
+    """``HOTLINE_QUEUES`` and ``HOTLINE_QUEUE_RULES``: app_queue configuration for the ACD."""
+    from agent_pool.asterisk_conf import render_queue_rules, render_queues
+    from ivr.config.engine import load_engine_config
+    from ivr.config.errors import ConfigError
+    from ivr.prompts.library import PromptLibrary
+
+    try:
+        config = load_engine_config(settings.config_dir)
+    except ConfigError as exc:
+        raise SandboxError(f"configuration in {settings.config_dir} is invalid:\n{exc}") from exc
+    acd = config.rules.acd
+    comfort = acd.announce.comfort_prompt
+    sound = PromptLibrary(settings.recordings_dir).sound_name(comfort) if comfort else None
+    return {
+        "HOTLINE_QUEUES": render_queues(config.catalogue, config.roster, acd, sound),
+        "HOTLINE_QUEUE_RULES": render_queue_rules(acd),
+    }
 
 
 def render_text(template: str, values: Mapping[str, str]) -> str:

@@ -70,6 +70,8 @@ class SandboxSettings:
     cache_dir: Path = Path.home() / ".cache" / "hotline12345"
     dialplans_dir: Path = dataclasses.field(default_factory=lambda: repo_root() / "dialplans")
     recordings_dir: Path = dataclasses.field(default_factory=lambda: repo_root() / "recordings")
+    config_dir: Path = dataclasses.field(default_factory=repo_root)
+    """Where merger_catalogue.yaml, routing_rules.yaml and agents.yaml are (queues come from them)."""
     asterisk_mode: AsteriskMode = "auto"
     ami_user: str = "hotline"
     ami_secret: str | None = None
@@ -100,12 +102,14 @@ class SandboxSettings:
         run = env.get("HOTLINE_RUN_DIR")
         recordings = env.get("HOTLINE_RECORDINGS_DIR")
         dialplans = env.get("HOTLINE_DIALPLANS_DIR")
+        config = env.get("HOTLINE_CONFIG_DIR")
         return dataclasses.replace(
             base,
             run_dir=Path(run) if run else base.run_dir,
             cache_dir=Path(cache).expanduser() if cache else base.cache_dir,
             recordings_dir=Path(recordings).expanduser() if recordings else base.recordings_dir,
             dialplans_dir=Path(dialplans).expanduser() if dialplans else base.dialplans_dir,
+            config_dir=Path(config).expanduser() if config else base.config_dir,
             asterisk_mode=mode,  # type: ignore[arg-type]  # checked above
             ami_secret=env.get("HOTLINE_AMI_SECRET") or None,
             ami_port=_int_env(env, "HOTLINE_AMI_PORT", base.ami_port),

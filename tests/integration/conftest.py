@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,17 +55,38 @@ def sandbox() -> Iterator[SandboxState]:
     api.down()
 
 
-def start_controller(sandbox: SandboxState, tmp: Path, at: str | None,
-                     config_dir: Path = REPO) -> ControllerProcess:
-    """A controller subprocess with its own journal, logged in with the sandbox's AMI secret."""
-    env = {
+def ami_env(sandbox: SandboxState) -> dict[str, str]:
+    """The environment that points ``hotline`` at the sandbox's AMI."""
+    return {
         "HOTLINE_AMI_HOST": sandbox.ami_host,
         "HOTLINE_AMI_PORT": str(sandbox.ami_port),
         "HOTLINE_AMI_USER": sandbox.ami_user,
         "HOTLINE_AMI_SECRET": sandbox.ami_secret,
     }
+
+
+def hotline(sandbox: SandboxState, config_dir: Path, *args: str) -> str:
+    """Run the ``hotline`` CLI against the sandbox; return stdout (fails the test on error)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "ivr.cli.main", *args[:1], "--config", str(config_dir), *args[1:]],
+        env={**os.environ, **ami_env(sandbox)}, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, f"hotline {' '.join(args)}: {result.stdout}{result.stderr}"
+    return result.stdout
+
+
+def logout_everyone(sandbox: SandboxState, config_dir: Path) -> None:
+    """Log every roster agent out (members persist in Asterisk between tests)."""
+    from ivr.config.engine import load_engine_config
+
+    roster = load_engine_config(config_dir).roster
+    hotline(sandbox, config_dir, "agent", "logout", *[a.id for a in roster.agents])
+
+
+def start_controller(sandbox: SandboxState, tmp: Path, at: str | None,
+                     config_dir: Path = REPO) -> ControllerProcess:
+    """A controller subprocess with its own journal, logged in with the sandbox's AMI secret."""
     controller = ControllerProcess(config_dir, tmp / "run", tmp / "controller.log", at=at,
-                                   extra_env=env)
+                                   extra_env=ami_env(sandbox))
     controller.start()
     return controller
 
@@ -71,13 +94,43 @@ def start_controller(sandbox: SandboxState, tmp: Path, at: str | None,
 @pytest.fixture(scope="module")
 def controller(sandbox: SandboxState, request: pytest.FixtureRequest,
                tmp_path_factory: pytest.TempPathFactory) -> Iterator[ControllerProcess]:
-    """The controller for one test module; the module may set CONTROLLER_AT and CONFIG_DIR."""
+    """The controller for one test module.
+
+    The module may set CONTROLLER_AT (the clock), CONFIG_REGION (a copy of the shipped
+    configuration deployed for that region), TEST_ROSTER (agents.yaml text for the copy)
+    and LOGIN (agent ids logged in for the whole module; everyone else is logged out).
+    """
     at = getattr(request.module, "CONTROLLER_AT", None)
-    config_dir = getattr(request.module, "CONFIG_DIR", REPO)
     tmp = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])
+    config_dir = module_config(tmp, getattr(request.module, "CONFIG_REGION", None),
+                               getattr(request.module, "TEST_ROSTER", None))
+    logout_everyone(sandbox, config_dir)
+    login = getattr(request.module, "LOGIN", ())
+    if login:
+        hotline(sandbox, config_dir, "agent", "login", *login)
     proc = start_controller(sandbox, tmp, at, config_dir)
     yield proc
     proc.stop()
+    logout_everyone(sandbox, config_dir)
+
+
+def module_config(tmp: Path, region: str | None, roster: str | None) -> Path:
+    """The shipped configuration, or a copy deployed for another region or roster."""
+    if region is None and roster is None:
+        return REPO
+    target = tmp / "config"
+    target.mkdir()
+    for name in ("merger_catalogue.yaml", "routing_rules.yaml", "agents.yaml"):
+        shutil.copy(REPO / name, target / name)
+    (target / "recordings").symlink_to(REPO / "recordings")
+    if region is not None:
+        rules = target / "routing_rules.yaml"
+        text = rules.read_text(encoding="utf-8")
+        rules.write_text(text.replace("  region: sichuan\n", f"  region: {region}\n", 1),
+                         encoding="utf-8")
+    if roster is not None:
+        (target / "agents.yaml").write_text(roster, encoding="utf-8")
+    return target
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from ivr.sandbox.state import SandboxState
 from ivr.testing.controller import ControllerProcess
 from ivr.testing.sipp import answering_peer, place_call
 
+LOGIN = ("1001",)  # general agent: takes every skill when no skilled agent is free
 CONTROLLER_AT = "2021-07-01T10:00:00+08:00"
 
 

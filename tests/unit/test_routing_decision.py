@@ -31,6 +31,15 @@ def test_main_number_plays_greeting_and_queues_general(config: EngineConfig) -> 
     assert decision.line.mode == "main"
     assert decision.prompts == ["greeting"]
     assert (decision.target.kind, decision.target.skill) == ("queue", "general")
+    assert (decision.target.queue, decision.target.queue_rule) == ("hl-general", "")
+
+
+def test_repeat_caller_moves_up(config: EngineConfig) -> None:
+    at = datetime(2022, 1, 1, 10, tzinfo=SHANGHAI)
+    first = decide(CallFacts(number="12345", at=at, caller="13800000000"), config)
+    again = decide(CallFacts(number="12345", at=at, caller="13800000000", repeat_caller=True),
+                   config)
+    assert (first.target.priority, again.target.priority) == (0, 3)
 
 
 @pytest.mark.parametrize(("day", "phase", "prompts"), [
@@ -84,14 +93,14 @@ def test_dual_number_expert_seat_and_activation_date(config: EngineConfig) -> No
     after = route(config, "12333", "2021-10-16")
     assert after.phase == "active"
     assert (after.target.kind, after.target.skill) == ("expert", "expert_12333")
-    assert after.target.next_dial == "PJSIP/agent-1001"
+    assert (after.target.queue, after.target.queue_rule) == ("hl-expert_12333", "hl-widen-expert")
 
 
 def test_kept_seats_fall_back_to_12345_agents(config: EngineConfig) -> None:
     decision = route(config, "12315", "2022-01-01")
     assert decision.target.kind == "kept_seats"
     assert decision.target.dial == "PJSIP/12315@kept-seats"
-    assert decision.target.next_dial == "PJSIP/agent-1001"
+    assert decision.target.queue == "hl-market_supervision"
     assert decision.target.timeout_s == 15
 
 
@@ -100,7 +109,7 @@ def test_sub_center_transfers_with_12345_behind(config: EngineConfig) -> None:
     assert decision.line.mode == "sub_center"
     assert decision.prompts == ["transfer-connecting"]
     assert (decision.target.kind, decision.target.dial) == ("subcenter", "PJSIP/12366@subcenters")
-    assert decision.target.next_dial == "PJSIP/agent-1001"
+    assert decision.target.queue == "hl-tax"
 
 
 def test_diverted_emergency_call_is_tagged_and_prioritised(config: EngineConfig) -> None:

@@ -1,0 +1,123 @@
+"""Skills, queues and penalties: how the roster and the rules become app_queue members.
+
+Every skill has one Asterisk queue, ``hl-<skill>``. A member's penalty encodes
+how well it fits: lower rings first, and within one penalty the agent idle the
+longest rings first (``strategy = leastrecent``). Penalty bands:
+
+* 0-9:   the required skill (expert seat, or the line's domain), 10 - level
+* 10-19: for expert queues, the line's domain skill; for skill queues, general agents
+* 20-29: for expert queues, general agents
+
+A waiting call starts with ``QUEUE_MAX_PENALTY=9`` and its queue rule widens it
+after the configured wait (``acd.widen`` in routing_rules.yaml).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from agent_pool.roster import Agent, Roster
+from ivr.catalogue.model import Catalogue
+from ivr.routing.rules import Acd
+
+GENERAL = "general"
+EXPERT_PREFIX = "expert_"
+QUEUE_PREFIX = "hl-"
+BAND = 10
+INITIAL_MAX_PENALTY = BAND - 1
+RULE_SKILL = "hl-widen-skill"
+RULE_EXPERT = "hl-widen-expert"
+
+
+def queue_name(skill: str) -> str:
+    """The Asterisk queue of a skill."""
+    return f"{QUEUE_PREFIX}{skill}"
+
+
+def queue_rule(skill: str, acd: Acd) -> str:
+    """The queue rule a call for ``skill`` enters with ('' for none)."""
+    if skill == GENERAL:
+        return ""
+    if skill.startswith(EXPERT_PREFIX):
+        return RULE_EXPERT
+    return RULE_SKILL if acd.widen.skill_after_s else ""
+
+
+def initial_max_penalty(skill: str, acd: Acd) -> int:
+    """The penalty band a call for ``skill`` may reach at once.
+
+    With ``widen.skill_after_s: 0`` general agents take a skill call at once when no
+    skilled agent is free (skilled agents still ring first when they are).
+    """
+    if skill != GENERAL and not skill.startswith(EXPERT_PREFIX) \
+            and acd.widen.skill_after_s == 0:
+        return 2 * BAND - 1
+    return INITIAL_MAX_PENALTY
+
+
+def expert_domains(catalogue: Catalogue) -> dict[str, str]:
+    """``expert_<number>`` -> the domain of that line, for every line with an expert seat."""
+    baseline = {line.number: line.domain for line in catalogue.national}
+    out: dict[str, str] = {}
+    for region in catalogue.regions.values():
+        for line in region.lines:
+            if line.expert_seat:
+                out[f"{EXPERT_PREFIX}{line.number}"] = line.domain or baseline.get(line.number, GENERAL)
+    return out
+
+
+def all_skills(catalogue: Catalogue, roster: Roster) -> list[str]:
+    """Every skill a call or an agent can have: general, each domain, each expert seat."""
+    skills = {GENERAL}
+    skills.update(line.domain for line in catalogue.national)
+    for region in catalogue.regions.values():
+        skills.update(line.domain for line in region.lines if line.domain)
+        skills.update(p.domain for p in region.patterns)
+    skills.update(expert_domains(catalogue))
+    for agent in roster.agents:
+        skills.update(agent.skills)
+    return sorted(skills)
+
+
+@dataclass(frozen=True)
+class Membership:
+    """One queue an agent joins on login, with its penalty."""
+
+    queue: str
+    penalty: int
+
+
+def _fit(level: int, band: int) -> int:
+    return band * BAND + (BAND - level)
+
+
+def memberships(agent: Agent, skills: list[str], experts: dict[str, str]) -> list[Membership]:
+    """The queues ``agent`` serves and how well, per the penalty bands above."""
+    out: list[Membership] = []
+    general = agent.skills.get(GENERAL)
+    for skill in skills:
+        level = agent.skills.get(skill)
+        if skill.startswith(EXPERT_PREFIX):
+            domain_level = agent.skills.get(experts.get(skill, ""))
+            if level is not None:
+                out.append(Membership(queue_name(skill), _fit(level, 0)))
+            elif domain_level is not None:
+                out.append(Membership(queue_name(skill), _fit(domain_level, 1)))
+            elif general is not None:
+                out.append(Membership(queue_name(skill), _fit(general, 2)))
+        elif level is not None:
+            out.append(Membership(queue_name(skill), _fit(level, 0)))
+        elif general is not None:
+            out.append(Membership(queue_name(skill), _fit(general, 1)))
+    return out
+
+
+def widen_rules(acd: Acd) -> dict[str, list[tuple[int, int]]]:
+    """Queue rules: name -> [(seconds into the wait, new QUEUE_MAX_PENALTY)]."""
+    rules: dict[str, list[tuple[int, int]]] = {
+        RULE_EXPERT: [(acd.widen.expert_after_s, 3 * BAND - 1)],
+        RULE_SKILL: [],
+    }
+    if acd.widen.skill_after_s:
+        rules[RULE_SKILL].append((acd.widen.skill_after_s, 2 * BAND - 1))
+    return rules
