@@ -27,6 +27,11 @@ class ManagerLink(Protocol):
         """Send an action; return its response."""
         ...
 
+    async def action_list(self, action: str,
+                          fields: dict[str, str] | None = None) -> list[AmiMessage]:
+        """Send a list action; return its events."""
+        ...
+
 
 @dataclass(frozen=True)
 class CommandResult:
@@ -81,14 +86,16 @@ class AgentCommands:
         return CommandResult(agent.id, "login", len(plan))
 
     async def logout(self, who: str) -> CommandResult:
-        """Leave every queue."""
+        """Leave every queue the phone is in (whatever skills it had when it logged in)."""
         agent = self.find(who)
-        plan = self.plan(agent)
-        for member in plan:
-            await self._expect_ok("QueueRemove", {"Queue": member.queue,
-                                                  "Interface": agent.interface},
+        listing = await self._ami.action_list("QueueStatus", {"Member": agent.interface})
+        queues = sorted({m.get("Queue") for m in listing if m.event == "QueueMember"
+                         and (m.get("Location") or m.get("Interface")).lower()
+                         == agent.interface.lower()})
+        for queue in queues:
+            await self._expect_ok("QueueRemove", {"Queue": queue, "Interface": agent.interface},
                                   tolerate=("Not there", "Not in queue"))
-        return CommandResult(agent.id, "logout", len(plan))
+        return CommandResult(agent.id, "logout", len(queues))
 
     async def pause(self, who: str, reason: str = "") -> CommandResult:
         """Pause in all queues; ``reason`` is a code from ``acd.pause_reasons`` or free text."""

@@ -215,7 +215,8 @@ def _agents_for(match: LineMatch, config: EngineConfig, region_key: str,
         return Target(TargetKind.KEPT_SEATS, skill=effective.domain, dial=endpoint.dial,
                       endpoint=effective.kept_seats_endpoint, number=effective.number,
                       queue=queue.queue, queue_rule=queue.queue_rule,
-                      max_penalty=queue.max_penalty, timeout_s=rules.timing.kept_seats_answer_s, priority=queue.priority)
+                      max_penalty=queue.max_penalty, timeout_s=rules.timing.kept_seats_answer_s,
+                      priority=queue.priority)
     if effective.expert_seat:
         expert = _queue(config, f"expert_{effective.number}", facts, kind=TargetKind.EXPERT)
         return Target(TargetKind.EXPERT, skill=expert.skill, queue=expert.queue,

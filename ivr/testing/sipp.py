@@ -49,7 +49,7 @@ class SippPeer:
             return self.process.wait(timeout)
         except subprocess.TimeoutExpired:
             self.stop()
-            raise
+            raise AssertionError(f"SIPp still running after {timeout}s\n{self.describe()}") from None
 
     def stop(self) -> None:
         """Terminate if still running."""
