@@ -40,6 +40,8 @@ sandbox-down:
 
 bench: prompts
 	$(PY) bench/post_dial_delay.py
+	$(PY) bench/acd_bench.py
+	$(PY) bench/speech_bench.py
 
 clean: sandbox-down
 	rm -rf .venv recordings/generated .pytest_cache

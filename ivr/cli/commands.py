@@ -101,8 +101,17 @@ def _route(args: argparse.Namespace) -> int:
         print(f"unknown region {args.region!r}; known: "
               f"{', '.join(sorted(config.catalogue.regions))}", file=sys.stderr)
         return 2
+    heard = None
+    if args.utterance is not None:
+        from ivr.speech.classify import classify
+        from ivr.speech.nb import load_ngram_model
+
+        if config.rules.classification is None:
+            print("routing_rules.yaml has no 'classification' section", file=sys.stderr)
+            return 1
+        heard = classify(args.utterance, config.rules.classification, load_ngram_model())
     facts = CallFacts(number=args.number, at=args.at or datetime.now(UTC), caller=args.caller,
-                      region=args.region, utterance=args.utterance)
+                      region=args.region, utterance=args.utterance, classification=heard)
     decision = decide(facts, config)
     data = decision.to_json()
     if args.json:
@@ -116,6 +125,10 @@ def _route(args: argparse.Namespace) -> int:
     print("  target:  " + " ".join(f"{k}={v}" for k, v in target.items()))
     if data["tags"]:
         print(f"  tags:    {', '.join(data['tags'])}")
+    if data["classification"]:
+        heard = data["classification"]
+        print(f"  heard:   domain={heard['domain']} type={heard['request_type']} "
+              f"urgency={heard['urgency']} confidence={heard['confidence']}")
     return 0
 
 

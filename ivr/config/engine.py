@@ -161,6 +161,13 @@ def _cross_check(
                 if name not in rules.endpoints:
                     problems.append(cat_doc.problem(
                         path, f"endpoint {name!r} is not defined under 'endpoints' in {RULES_FILE}"))
+    if rules.classification is not None:
+        known = {"general"} | {line.domain for line in catalogue.national}
+        for region in catalogue.regions.values():
+            known.update(line.domain for line in region.lines if line.domain)
+        for domain in rules.classification.unknown_domains(known):
+            problems.append(rules_doc.problem(("classification", "domains", domain),
+                                              f"{domain!r} is not a domain of the catalogue"))
     for number in rules.emergency:
         if number not in EMERGENCY_NUMBERS:
             problems.append(rules_doc.problem(("emergency", number),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
@@ -14,6 +14,7 @@ from ivr.catalogue.model import EMERGENCY_NUMBERS, MergeMode, RemarkKind
 from ivr.config.engine import EngineConfig
 from ivr.masking import mask_number
 from ivr.routing.rules import CancelledPolicy
+from ivr.speech.classify import Classification
 
 
 class TargetKind(StrEnum):
@@ -50,6 +51,7 @@ class CallFacts:
     region: str | None = None
     utterance: str | None = None
     repeat_caller: bool = False
+    classification: Classification | None = None  # what the caller said, pre-classified
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,7 @@ class Decision:
     tags: list[str] = field(default_factory=list)
     caller_masked: str | None = None
     utterance: str | None = None
+    classification: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict (enums as strings, None values dropped from the target)."""
@@ -107,6 +110,35 @@ class Decision:
 
 
 def decide(facts: CallFacts, config: EngineConfig) -> Decision:
+    """Route one call by dialled number, region and date, then by what the caller said."""
+    decision = _decide_by_number(facts, config)
+    return _apply_classification(decision, facts, config) if facts.classification else decision
+
+
+def _apply_classification(decision: Decision, facts: CallFacts, config: EngineConfig) -> Decision:
+    """An emergency goes straight to its service; 12345 callers go to the domain they named."""
+    heard = facts.classification
+    assert heard is not None
+    rules = config.rules
+    tags = list(decision.tags)
+    target = decision.target
+    if heard.out_of_scope is not None:
+        tags.append(f"out_of_scope:{heard.out_of_scope.value}")
+    if heard.is_emergency and heard.emergency_number in rules.emergency:
+        service = rules.emergency[heard.emergency_number]
+        behind = _queue(config, "general", facts, rules.acd.priority_diverted_emergency)
+        target = Target(TargetKind.EMERGENCY, skill="general", dial=service.dial,
+                        number=heard.emergency_number, queue=behind.queue,
+                        max_penalty=behind.max_penalty, timeout_s=rules.timing.emergency_answer_s,
+                        priority=behind.priority)
+        tags.append(f"emergency:{heard.emergency_number}")
+    elif decision.line.mode in (LineMode.MAIN, LineMode.UNKNOWN) and heard.domain != "general":
+        target = _queue(config, heard.domain, facts, target.priority)
+        tags.append(f"classified:{heard.domain}")
+    return replace(decision, target=target, tags=tags, classification=heard.to_json())
+
+
+def _decide_by_number(facts: CallFacts, config: EngineConfig) -> Decision:
     """Route one call by dialled number, region and date (the region's local date)."""
     region_key = facts.region or config.region
     if region_key not in config.catalogue.regions:

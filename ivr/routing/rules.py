@@ -9,6 +9,7 @@ from pydantic import Field
 
 from ivr.catalogue.model import Identifier, Number
 from ivr.config.validate import StrictModel
+from ivr.speech.rules import ClassificationRules
 
 DialString = Annotated[str, Field(pattern=r"^[A-Za-z]+/\S+$", description="an Asterisk Dial() target")]
 
@@ -111,3 +112,4 @@ class RoutingRules(StrictModel):
     endpoints: dict[Identifier, Endpoint] = {}
     emergency: dict[Number, EmergencyTarget] = {}
     acd: Acd = Acd()
+    classification: ClassificationRules | None = None  # speech pre-classification keywords

@@ -140,3 +140,48 @@ def test_caller_is_masked_in_json(config: EngineConfig) -> None:
 
 def test_local_pattern_has_one_shared_transition_prompt(config: EngineConfig) -> None:
     assert route(config, "96555", "2021-07-01").prompts == ["transition-generic"]
+
+
+# --- what the caller said (speech pre-classification) ---------------------------------
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def heard(text: str) -> object:
+    from ivr.speech.classify import classify
+    from ivr.speech.nb import load_ngram_model
+    from ivr.speech.rules import load_rules
+
+    rules = load_rules(REPO / "tests" / "fixtures" / "speech" / "classification.yaml")
+    return classify(text, rules, load_ngram_model())
+
+
+def route_heard(config: EngineConfig, number: str, text: str) -> Decision:
+    at = datetime(2022, 1, 1, 10, tzinfo=SHANGHAI)
+    return decide(CallFacts(number=number, at=at, utterance=text,
+                            classification=heard(text)), config)  # type: ignore[arg-type]
+
+
+def test_emergency_utterance_goes_to_its_service_not_the_queue(config: EngineConfig) -> None:
+    decision = route_heard(config, "12345", "我家楼下着火了，火很大，快来人")
+    assert (decision.target.kind, decision.target.number) == ("emergency", "119")
+    assert decision.target.dial == "PJSIP/119@emergency"
+    assert decision.classification is not None
+    assert decision.classification["urgency"] == "emergency"
+
+
+def test_12345_caller_goes_to_the_domain_they_named(config: EngineConfig) -> None:
+    decision = route_heard(config, "12345", "我想问一下养老保险断缴了怎么补缴")
+    assert (decision.target.kind, decision.target.queue) == ("queue", "hl-social_security")
+    assert "classified:social_security" in decision.tags
+
+
+def test_legacy_line_keeps_its_own_domain(config: EngineConfig) -> None:
+    decision = route_heard(config, "12396", "我想问一下养老保险断缴了怎么补缴")
+    assert decision.target.skill == "science_technology"
+
+
+def test_out_of_scope_is_tagged_and_still_answered(config: EngineConfig) -> None:
+    decision = route_heard(config, "12345", "我的案子已经在法院起诉了，想问问判决什么时候出来")
+    assert any(t.startswith("out_of_scope:") for t in decision.tags), decision.tags
+    assert decision.target.kind == "queue"

@@ -1,0 +1,1 @@
+"""Speech pre-classification: AudioSocket audio, VAD endpointing, Vosk ASR, transcript classifier."""
