@@ -6,7 +6,13 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from agent_pool.roster import Agent, Roster
-from agent_pool.skills import Membership, all_skills, expert_domains, memberships
+from agent_pool.skills import (
+    QUEUE_PREFIX,
+    Membership,
+    all_skills,
+    expert_domains,
+    memberships,
+)
 from ivr.ami.codec import AmiMessage
 from ivr.catalogue.model import Catalogue
 
@@ -90,6 +96,7 @@ class AgentCommands:
         agent = self.find(who)
         listing = await self._ami.action_list("QueueStatus", {"Member": agent.interface})
         queues = sorted({m.get("Queue") for m in listing if m.event == "QueueMember"
+                         and m.get("Queue").startswith(QUEUE_PREFIX)
                          and (m.get("Location") or m.get("Interface")).lower()
                          == agent.interface.lower()})
         for queue in queues:
