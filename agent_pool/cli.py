@@ -34,11 +34,13 @@ def add_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     actions = agent.add_subparsers(dest="agent_action", required=True)
     for name in ("login", "logout", "pause", "resume"):
         p = actions.add_parser(name)
-        p.add_argument("agent", nargs="+", help="agent id(s) or phone interface(s)")
+        p.add_argument("agent", nargs="*", help="agent id(s) or phone interface(s)")
         if name == "pause":
             p.add_argument("--reason", default="1", help="code from acd.pause_reasons or text")
         if name == "login":
             p.add_argument("--paused", action="store_true")
+        if name == "logout":
+            p.add_argument("--all", action="store_true", help="every member of every ACD queue")
     listing = actions.add_parser("list")
     listing.add_argument("--json", action="store_true")
     agent.set_defaults(func=_agent)
@@ -72,6 +74,12 @@ async def _agent_async(args: argparse.Namespace, config: EngineConfig) -> int:
                 return _print_agents(tracker, config, args.json)
             commands = AgentCommands(ami, config.roster, config.catalogue,
                                      config.rules.acd.pause_reasons)
+            if args.agent_action == "logout" and args.all:
+                print(f"removed {await commands.logout_all()} queue membership(s)")
+                return 0
+            if not args.agent:
+                print("name at least one agent", file=sys.stderr)
+                return 1
             for who in args.agent:
                 if args.agent_action == "login":
                     result = await commands.login(who, paused=args.paused)

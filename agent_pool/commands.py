@@ -104,6 +104,20 @@ class AgentCommands:
                                   tolerate=("Not there", "Not in queue"))
         return CommandResult(agent.id, "logout", len(queues))
 
+    async def logout_all(self) -> int:
+        """Remove every dynamic member from every ACD queue (whoever logged them in)."""
+        listing = await self._ami.action_list("QueueStatus")
+        removed = 0
+        for member in listing:
+            if member.event != "QueueMember" or not member.get("Queue").startswith(QUEUE_PREFIX) \
+                    or member.get("Membership") != "dynamic":
+                continue
+            await self._expect_ok("QueueRemove", {"Queue": member.get("Queue"),
+                                                  "Interface": member.get("Location")},
+                                  tolerate=("Not there", "Not in queue"))
+            removed += 1
+        return removed
+
     async def pause(self, who: str, reason: str = "") -> CommandResult:
         """Pause in all queues; ``reason`` is a code from ``acd.pause_reasons`` or free text."""
         agent = self.find(who)

@@ -75,11 +75,8 @@ def hotline(sandbox: SandboxState, config_dir: Path, *args: str) -> str:
 
 
 def logout_everyone(sandbox: SandboxState, config_dir: Path) -> None:
-    """Log every roster agent out (members persist in Asterisk between tests)."""
-    from ivr.config.engine import load_engine_config
-
-    roster = load_engine_config(config_dir).roster
-    hotline(sandbox, config_dir, "agent", "logout", *[a.id for a in roster.agents])
+    """Log everyone out of every ACD queue (members persist in Asterisk between tests)."""
+    hotline(sandbox, config_dir, "agent", "logout", "--all")
 
 
 def start_controller(sandbox: SandboxState, tmp: Path, at: str | None,
