@@ -58,6 +58,8 @@ class Observed:
     completes: list[tuple[str, float]] = field(default_factory=list)
     rings: list[tuple[str, float]] = field(default_factory=list)
     connected: int = 0
+    waiting: int = 0
+    peak_waiting: int = 0
 
     def feed(self, event: dict[str, str], at: float) -> None:
         if event.get("Queue") != self.queue:
@@ -66,6 +68,10 @@ class Observed:
         uid = event.get("Uniqueid", "")
         if name == "QueueCallerJoin":
             self.joins[uid] = at
+            self.waiting += 1
+            self.peak_waiting = max(self.peak_waiting, self.waiting)
+        elif name == "QueueCallerLeave":
+            self.waiting -= 1
         elif name == "AgentCalled":
             self.first_ring.setdefault(uid, at)
             self.rings.append((event.get("Interface", ""), at))
@@ -120,6 +126,7 @@ async def run_phase(label: str, number: str, queue: str, args: argparse.Namespac
                     ami_settings: AmiSettings, traces: Path, sip_port: int,
                     agent_ports: dict[str, int]) -> dict[str, object]:
     phones = [answering_peer(agent_ports[f"agent-{a}"], traces / label, calls=args.calls,
+                             scenario="agent_answer_hangup.xml",
                              hold_ms=args.hold_ms, timeout_s=600, name=f"agent-{a}")
               for a in AGENTS]
     observed = Observed(queue)
@@ -132,6 +139,7 @@ async def run_phase(label: str, number: str, queue: str, args: argparse.Namespac
     for phone in phones:
         phone.stop()
     return {"callers_rc": rc, "joined": len(observed.joins), "connected": observed.connected,
+            "peak_waiting": observed.peak_waiting,
             "join_to_ring_ms": summary(observed.join_to_ring_ms()),
             "free_to_ring_ms": summary(observed.free_to_ring_ms())}
 
@@ -204,6 +212,8 @@ async def main_async(args: argparse.Namespace) -> int:
               f"(n={s['n']})   ratio {results.get(f'{metric}_ratio_median', float('nan')):.2f}")
     print(f"callers: ours {ours['connected']}/{args.calls} connected (SIPp rc {ours['callers_rc']}), "
           f"static {static['connected']}/{args.calls} (rc {static['callers_rc']})")
+    print(f"peak callers waiting at once: ours {ours['peak_waiting']}, static "
+          f"{static['peak_waiting']} (plus {len(AGENTS)} talking)")
     print(f"controller decide(): {results['decide_us_per_call']:.1f} us per call")
     out = REPO / "bench" / "results"
     out.mkdir(exist_ok=True)
