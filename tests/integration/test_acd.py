@@ -222,3 +222,26 @@ def test_nobody_logged_in_offers_a_callback(
     rows = [json.loads(line) for line in out.splitlines()]
     assert any(r["caller_masked"] == "138******01" and r["call_id"] == record.call_id
                for r in rows), rows
+
+
+def test_feature_codes_on_the_agent_phone(
+        sandbox: SandboxState, controller: ControllerProcess, traces: Path) -> None:
+    def dial(code: str) -> None:
+        # The agent's own phone dials the code: PJSIP identifies it by its user name.
+        peer = place_call(code, traces, caller="agent-1003", name=f"code-{code.strip('*')}")
+        assert peer.wait(30) == 0, peer.describe()
+
+    def state() -> tuple[str, str]:
+        rows = json.loads(hotline(sandbox, controller.config_dir, "agent", "list", "--json"))
+        row = next(r for r in rows if r["agent"] == "2003")
+        return row["state"], row["pause_reason"]
+
+    dial("*71")
+    assert state() == ("available", "")
+    dial("*733")
+    assert state() == ("paused", "training")
+    dial("*74")
+    assert state() == ("available", "")
+    dial("*72")
+    assert state() == ("logged_out", "")
+    assert "agent PJSIP/agent-1003: login" in controller.log_tail(100000)
