@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from agent_pool.roster import Roster
 from ivr.catalogue.checks import check_catalogue
@@ -18,6 +19,8 @@ from ivr.routing.rules import RoutingRules
 CATALOGUE_FILE = "merger_catalogue.yaml"
 RULES_FILE = "routing_rules.yaml"
 ROSTER_FILE = "agents.yaml"
+
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -36,47 +39,39 @@ class EngineConfig:
 
 
 def load_engine_config(directory: str | Path) -> EngineConfig:
-    """Load and cross-check ``merger_catalogue.yaml`` and ``routing_rules.yaml`` in ``directory``.
+    """Load and cross-check ``merger_catalogue.yaml``, ``routing_rules.yaml`` and ``agents.yaml``.
 
-    Raises :class:`ConfigError` listing every problem found in either file.
+    Raises :class:`ConfigError` listing every problem found in any of the files.
     """
     root = Path(directory)
     problems: list[ConfigProblem] = []
-    catalogue: Catalogue | None = None
-    rules: RoutingRules | None = None
-    cat_doc = rules_doc = None
-    try:
-        cat_doc = load_located(root / CATALOGUE_FILE)
-        catalogue = validate_document(cat_doc, Catalogue)
+    cat_doc, catalogue = _load(root / CATALOGUE_FILE, Catalogue, problems)
+    if catalogue is not None and cat_doc is not None:
         problems.extend(check_catalogue(catalogue, cat_doc))
-    except ConfigError as exc:
-        problems.extend(exc.problems)
-    except OSError as exc:
-        problems.append(ConfigProblem(str(root / CATALOGUE_FILE), 1, "(file)", str(exc)))
-    try:
-        rules_doc = load_located(root / RULES_FILE)
-        rules = validate_document(rules_doc, RoutingRules)
-    except ConfigError as exc:
-        problems.extend(exc.problems)
-    except OSError as exc:
-        problems.append(ConfigProblem(str(root / RULES_FILE), 1, "(file)", str(exc)))
-    roster: Roster | None = None
-    try:
-        roster_doc = load_located(root / ROSTER_FILE)
-        roster = validate_document(roster_doc, Roster)
-    except ConfigError as exc:
-        problems.extend(exc.problems)
-    except OSError as exc:
-        problems.append(ConfigProblem(str(root / ROSTER_FILE), 1, "(file)", str(exc)))
+    rules_doc, rules = _load(root / RULES_FILE, RoutingRules, problems)
+    roster_doc, roster = _load(root / ROSTER_FILE, Roster, problems)
     if catalogue is not None and rules is not None and cat_doc and rules_doc:
         catalogue, more = _apply_overrides(catalogue, rules, rules_doc)
         problems.extend(more)
         problems.extend(_cross_check(catalogue, rules, cat_doc, rules_doc))
-        if roster is not None:
+        if roster is not None and roster_doc is not None:
             problems.extend(check_roster(roster, roster_doc, catalogue))
     if problems or catalogue is None or rules is None or roster is None:
         raise ConfigError(problems)
     return EngineConfig(root, catalogue, rules, roster)
+
+
+def _load(path: Path, model: type[M], problems: list[ConfigProblem]
+          ) -> tuple[LocatedDocument | None, M | None]:
+    """One file through the located loader and its schema; problems are collected, not raised."""
+    try:
+        doc = load_located(path)
+        return doc, validate_document(doc, model)
+    except ConfigError as exc:
+        problems.extend(exc.problems)
+    except OSError as exc:
+        problems.append(ConfigProblem(str(path), 1, "(file)", str(exc)))
+    return None, None
 
 
 def check_roster(roster: Roster, doc: LocatedDocument, catalogue: Catalogue) -> list[ConfigProblem]:
