@@ -50,6 +50,8 @@ def add_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     status = queue_actions.add_parser("status")
     status.add_argument("--json", action="store_true")
     status.add_argument("--all", action="store_true", help="also queues with no traffic")
+    status.add_argument("--html", type=Path, default=None,
+                        help="also write a self-refreshing HTML page (a supervisor's screen)")
     queue.set_defaults(func=_queue)
 
     acd = sub.add_parser("acd", help="app_queue configuration for an existing Asterisk")
@@ -124,6 +126,10 @@ def _queue(args: argparse.Namespace) -> int:
         print(f"no ACD snapshot at {path}: is `hotline run` running?", file=sys.stderr)
         return 2
     data = json.loads(path.read_text(encoding="utf-8"))
+    if args.html:
+        from agent_pool.report import render_html
+
+        args.html.write_text(render_html(data), encoding="utf-8")
     if args.json:
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return 0
