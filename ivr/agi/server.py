@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from types import TracebackType
 
 from ivr.agi.codec import (
     AgiEnvironment,
@@ -16,6 +15,7 @@ from ivr.agi.codec import (
     AgiResponse,
     encode_command,
 )
+from ivr.tcpserver import TcpListener
 
 log = logging.getLogger(__name__)
 
@@ -76,43 +76,20 @@ async def read_environment(
             return events[0], events[1:]
 
 
-class FastAgiServer:
+class FastAgiServer(TcpListener):
     """``async with FastAgiServer(handler, host, port) as server: await server.serve()``.
 
     A handler that raises or overruns ``timeout_s`` gets its connection closed, which
     makes Asterisk set ``AGISTATUS=FAILURE`` and the dialplan take the fallback path.
     """
 
+    protocol = "FastAGI"
+
     def __init__(self, handler: Handler, host: str = "127.0.0.1", port: int = 4573,
                  timeout_s: float = 2.0) -> None:
+        super().__init__(host, port)
         self._handler = handler
-        self._host = host
-        self._port = port
         self._timeout_s = timeout_s
-        self._server: asyncio.Server | None = None
-
-    @property
-    def port(self) -> int:
-        """The bound port (useful with port 0)."""
-        assert self._server is not None
-        return int(self._server.sockets[0].getsockname()[1])
-
-    async def __aenter__(self) -> FastAgiServer:
-        self._server = await asyncio.start_server(self._connection, self._host, self._port,
-                                                  reuse_address=True)
-        log.info("FastAGI listening on %s:%s", self._host, self.port)
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-
-    async def serve(self) -> None:
-        """Serve until cancelled."""
-        assert self._server is not None
-        await self._server.serve_forever()
 
     async def _connection(self, reader: asyncio.StreamReader,
                           writer: asyncio.StreamWriter) -> None:

@@ -14,9 +14,8 @@ import time
 from collections.abc import Callable
 from types import TracebackType
 
+from ivr.ami.codec import AmiBanner, AmiMessage, AmiParser, AmiProtocolError, encode_action
 from ivr.sandbox.errors import SandboxError
-
-Message = dict[str, str]
 
 
 class AmiError(SandboxError):
@@ -24,13 +23,23 @@ class AmiError(SandboxError):
 
 
 class AmiSession:
-    """One logged-in AMI connection (use as a context manager)."""
+    """One logged-in AMI connection (use as a context manager).
+
+    Blocking socket I/O around the project's sans-I/O codec (:mod:`ivr.ami.codec`).
+    """
 
     def __init__(self, host: str, port: int, timeout: float) -> None:
         self._sock = socket.create_connection((host, port), timeout=timeout)
-        self._buffer = b""
+        self._parser = AmiParser()
+        self._pending: list[AmiMessage] = []
         self._action_id = 0
-        self.banner = self._read_line()
+        self.banner = ""
+        while not self.banner:
+            for frame in self._feed():
+                if isinstance(frame, AmiBanner):
+                    self.banner = frame.text
+                else:
+                    self._pending.append(frame)
 
     def __enter__(self) -> AmiSession:
         return self
@@ -47,58 +56,45 @@ class AmiSession:
         """Close the socket (without Logoff)."""
         self._sock.close()
 
-    def _recv(self) -> None:
+    def _feed(self) -> list[AmiBanner | AmiMessage]:
         chunk = self._sock.recv(65536)
         if not chunk:
             raise AmiError("AMI closed the connection")
-        self._buffer += chunk
+        try:
+            return self._parser.feed(chunk)
+        except AmiProtocolError as exc:
+            raise AmiError(str(exc)) from exc
 
-    def _read_line(self) -> str:
-        while b"\r\n" not in self._buffer:
-            self._recv()
-        line, _, self._buffer = self._buffer.partition(b"\r\n")
-        return line.decode("utf-8", errors="replace")
-
-    def read_message(self) -> Message:
-        """The next message (response or event) as a dict; repeated keys are joined."""
-        while b"\r\n\r\n" not in self._buffer:
-            self._recv()
-        block, _, self._buffer = self._buffer.partition(b"\r\n\r\n")
-        message: Message = {}
-        for line in block.decode("utf-8", errors="replace").split("\r\n"):
-            key, sep, value = line.partition(":")
-            if not sep:
-                continue
-            key, value = key.strip(), value.strip()
-            message[key] = f"{message[key]}\n{value}" if key in message else value
-        return message
+    def read_message(self) -> AmiMessage:
+        """The next message (response or event)."""
+        while not self._pending:
+            self._pending.extend(f for f in self._feed() if isinstance(f, AmiMessage))
+        return self._pending.pop(0)
 
     def send(self, action: str, **fields: str) -> str:
         """Send an action; returns its ActionID."""
         self._action_id += 1
         action_id = f"sandbox-{self._action_id}"
-        lines = [f"Action: {action}", f"ActionID: {action_id}"]
-        lines += [f"{key}: {value}" for key, value in fields.items()]
-        self._sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("utf-8"))
+        self._sock.sendall(encode_action(action, action_id, fields))
         return action_id
 
-    def request(self, action: str, **fields: str) -> Message:
+    def request(self, action: str, **fields: str) -> AmiMessage:
         """Send an action and return its response (events in between are dropped)."""
         action_id = self.send(action, **fields)
         while True:
             message = self.read_message()
-            if message.get("ActionID") == action_id and "Response" in message:
+            if message.action_id == action_id and "Response" in message:
                 return message
 
-    def login(self, user: str, secret: str) -> list[Message]:
+    def login(self, user: str, secret: str) -> list[AmiMessage]:
         """Log in; returns the events that arrived before the response."""
         action_id = self.send("Login", Username=user, Secret=secret, Events="system")
-        early: list[Message] = []
+        early: list[AmiMessage] = []
         while True:
             message = self.read_message()
-            if message.get("ActionID") == action_id and "Response" in message:
+            if message.action_id == action_id and "Response" in message:
                 if message["Response"] != "Success":
-                    raise AmiError(f"AMI login refused: {message.get('Message', message)}")
+                    raise AmiError(f"AMI login refused: {message.get('Message')}")
                 return early
             early.append(message)
 
@@ -107,7 +103,7 @@ class AmiSession:
         response = self.request("Command", Command=command)
         if response.get("Response") not in ("Success", "Follows"):
             raise AmiError(f"AMI Command {command!r} failed: {response.get('Message')}")
-        return response.get("Output", "")
+        return "\n".join(response.get_all("Output"))
 
     def logoff(self) -> None:
         """Say goodbye (errors ignored: the server may already be gone)."""

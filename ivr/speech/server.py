@@ -20,7 +20,6 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from types import TracebackType
 
 from ivr.speech.audiosocket import (
     FRAME_BYTES,
@@ -36,6 +35,7 @@ from ivr.speech.audiosocket import (
     encode_audio,
     encode_hangup,
 )
+from ivr.tcpserver import TcpListener
 
 log = logging.getLogger(__name__)
 
@@ -166,39 +166,16 @@ class AudioSocketSession:
 Handler = Callable[[AudioSocketSession], Awaitable[None]]
 
 
-class AudioSocketServer:
+class AudioSocketServer(TcpListener):
     """``async with AudioSocketServer(handler, host, port) as server: await server.serve()``."""
+
+    protocol = "AudioSocket"
 
     def __init__(self, handler: Handler, host: str = "127.0.0.1", port: int = 9092,
                  config: ServerConfig | None = None) -> None:
+        super().__init__(host, port)
         self._handler = handler
-        self._host = host
-        self._port = port
         self._config = config or ServerConfig()
-        self._server: asyncio.Server | None = None
-
-    @property
-    def port(self) -> int:
-        """The bound port (useful with port 0)."""
-        assert self._server is not None
-        return int(self._server.sockets[0].getsockname()[1])
-
-    async def __aenter__(self) -> AudioSocketServer:
-        self._server = await asyncio.start_server(self._connection, self._host, self._port,
-                                                  reuse_address=True)
-        log.info("AudioSocket listening on %s:%s", self._host, self.port)
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
-        if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
-
-    async def serve(self) -> None:
-        """Serve until cancelled."""
-        assert self._server is not None
-        await self._server.serve_forever()
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peername = writer.get_extra_info("peername")

@@ -16,8 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from ivr.calls.records import CallRecord
 from ivr.sandbox.state import SandboxState
 from ivr.testing.controller import ControllerProcess
+from ivr.testing.sipp import SippPeer, answering_peer, place_call
 
 REPO = Path(__file__).resolve().parents[2]
 REQUIRED = os.environ.get("CI") == "true" or os.environ.get("HOTLINE_REQUIRE_INTEGRATION") == "1"
@@ -134,3 +136,20 @@ def module_config(tmp: Path, region: str | None, roster: str | None) -> Path:
 def traces(tmp_path: Path) -> Path:
     """Per-test directory for SIPp traces."""
     return tmp_path / "sipp"
+
+
+def answered_call(sandbox: SandboxState, controller: ControllerProcess, traces: Path,
+                  number: str, answerer: str = "agent-1001", caller: str = "13800138000",
+                  answerer_scenario: str = "agent_answer_hangup.xml",
+                  timeout_s: int = 60) -> tuple[CallRecord, SippPeer]:
+    """A trunk caller dials ``number``; the SIPp peer at ``answerer`` must take the call.
+
+    Fails unless both SIPp sides end cleanly; returns the controller's record of the
+    call and the answering peer (for its SIP messages).
+    """
+    peer = answering_peer(sandbox.peer_ports[answerer], traces, scenario=answerer_scenario,
+                          hold_ms=500)
+    call = place_call(number, traces, caller=caller, timeout_s=timeout_s)
+    assert call.wait(timeout_s) == 0, call.describe()
+    assert peer.wait(10) == 0, peer.describe()
+    return controller.call_for(number), peer

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ivr.sandbox.state import SandboxState
 from ivr.testing.controller import ControllerProcess
-from ivr.testing.sipp import answering_peer, place_call
+from tests.integration.conftest import answered_call
 
 LOGIN = ("1001",)  # general agent: takes every skill when no skilled agent is free
 CONTROLLER_AT = "2021-10-20T10:00:00+08:00"
@@ -15,12 +15,7 @@ CONTROLLER_AT = "2021-10-20T10:00:00+08:00"
 
 def test_cancelled_line_hears_not_in_service_and_is_still_put_through(
         sandbox: SandboxState, controller: ControllerProcess, traces: Path) -> None:
-    agent = answering_peer(sandbox.peer_ports["agent-1001"], traces,
-                           scenario="agent_answer_hangup.xml", hold_ms=500)
-    caller = place_call("12396", traces)
-    assert caller.wait(40) == 0, caller.describe()
-    assert agent.wait(10) == 0, agent.describe()
-    record = controller.call_for("12396")
+    record, _ = answered_call(sandbox, controller, traces, "12396")
     assert (record.first("decided") or {}).get("phase") == "cancelled"
     assert (record.first("prompts_played") or {}).get("prompts") == \
         "hotline/generated/not-in-service"
@@ -29,11 +24,7 @@ def test_cancelled_line_hears_not_in_service_and_is_still_put_through(
 
 def test_dual_number_line_reaches_its_skill(
         sandbox: SandboxState, controller: ControllerProcess, traces: Path) -> None:
-    agent = answering_peer(sandbox.peer_ports["agent-1001"], traces,
-                           scenario="agent_answer_hangup.xml", hold_ms=500)
-    caller = place_call("12333", traces)
-    assert caller.wait(40) == 0, caller.describe()
-    assert agent.wait(10) == 0, agent.describe()
-    decided = controller.call_for("12333").first("decided") or {}
+    record, _ = answered_call(sandbox, controller, traces, "12333")
+    decided = record.first("decided") or {}
     assert (decided.get("mode"), decided.get("phase")) == ("dual_number", "active")
     assert decided.get("skill") == "social_security"

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from ivr.sandbox.state import SandboxState
 from ivr.testing.controller import ControllerProcess
-from ivr.testing.sipp import answering_peer, place_call
+from ivr.testing.sipp import answering_peer
+from tests.integration.conftest import answered_call
 
 LOGIN = ("1001",)  # general agent: takes every skill when no skilled agent is free
 CONTROLLER_AT = "2021-07-01T10:00:00+08:00"
@@ -15,31 +16,19 @@ CONTROLLER_AT = "2021-07-01T10:00:00+08:00"
 
 def test_transition_line_hears_its_prompt_then_reaches_an_agent(
         sandbox: SandboxState, controller: ControllerProcess, traces: Path) -> None:
-    agent = answering_peer(sandbox.peer_ports["agent-1001"], traces,
-                           scenario="agent_answer_hangup.xml", hold_ms=500)
-    caller = place_call("12396", traces, timeout_s=60)
-    assert caller.wait(60) == 0, caller.describe()
-    assert agent.wait(10) == 0, agent.describe()
-    record = controller.call_for("12396")
-    decided = record.first("decided")
-    assert decided is not None
-    assert (decided["mode"], decided["phase"]) == ("whole_merge", "transition")
-    assert decided["skill"] == "science_technology"
-    played = record.first("prompts_played")
-    assert played is not None
-    assert played["prompts"] == "hotline/generated/sichuan/transition-12396"
+    record, _ = answered_call(sandbox, controller, traces, "12396")
+    decided = record.first("decided") or {}
+    assert (decided.get("mode"), decided.get("phase")) == ("whole_merge", "transition")
+    assert decided.get("skill") == "science_technology"
+    assert (record.first("prompts_played") or {}).get("prompts") == \
+        "hotline/generated/sichuan/transition-12396"
     assert (record.first("dial_result") or {}).get("status") == "ANSWER"
 
 
 def test_sub_center_number_reaches_the_sub_center(
         sandbox: SandboxState, controller: ControllerProcess, traces: Path) -> None:
-    tax = answering_peer(sandbox.peer_ports["subcenters"], traces,
-                         scenario="agent_answer_hangup.xml", hold_ms=500)
-    caller = place_call("12366", traces)
-    assert caller.wait(40) == 0, caller.describe()
-    assert tax.wait(10) == 0, tax.describe()
+    record, tax = answered_call(sandbox, controller, traces, "12366", answerer="subcenters")
     assert "INVITE sip:12366@127.0.0.1" in tax.messages()
-    record = controller.call_for("12366")
     assert (record.first("decided") or {}).get("target_kind") == "subcenter"
     assert (record.first("dial") or {}).get("dial") == "PJSIP/12366@subcenters"
 
@@ -47,25 +36,15 @@ def test_sub_center_number_reaches_the_sub_center(
 def test_sub_center_not_answering_falls_back_to_12345_agents(
         sandbox: SandboxState, controller: ControllerProcess, traces: Path) -> None:
     tax = answering_peer(sandbox.peer_ports["subcenters"], traces, scenario="agent_busy.xml")
-    agent = answering_peer(sandbox.peer_ports["agent-1001"], traces,
-                           scenario="agent_answer_hangup.xml", hold_ms=500)
-    caller = place_call("12360", traces)
-    assert caller.wait(40) == 0, caller.describe()
+    record, _ = answered_call(sandbox, controller, traces, "12360")
     assert tax.wait(10) == 0, tax.describe()
-    assert agent.wait(10) == 0, agent.describe()
-    record = controller.call_for("12360")
     statuses = [s["status"] for s in record.steps if s["step"] == "dial_result"]
     assert statuses == ["BUSY", "ANSWER"]
 
 
 def test_call_diverted_from_110_is_accepted_and_tagged(
         sandbox: SandboxState, controller: ControllerProcess, traces: Path) -> None:
-    agent = answering_peer(sandbox.peer_ports["agent-1001"], traces,
-                           scenario="agent_answer_hangup.xml", hold_ms=500)
-    caller = place_call("110", traces)
-    assert caller.wait(40) == 0, caller.describe()
-    assert agent.wait(10) == 0, agent.describe()
-    record = controller.call_for("110")
+    record, _ = answered_call(sandbox, controller, traces, "110")
     decided = record.first("decided") or {}
     assert decided.get("mode") == "emergency"
     assert "diverted_from:110" in decided.get("tags", [])
