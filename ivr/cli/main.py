@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 from agent_pool.cli import add_cli as add_acd_cli
 from ivr.cli import commands
+from ivr.cli.transfers import add_transfer
+from ivr.cli.workorders import add_workorder
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,6 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_check(sub)
     commands.add_calls(sub)
     commands.add_callbacks(sub)
+    add_workorder(sub)
+    add_transfer(sub)
     add_acd_cli(sub)
     try:
         from ivr.sandbox.cli import add_cli

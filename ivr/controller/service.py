@@ -7,6 +7,8 @@ import json
 import logging
 import os
 import signal
+from collections.abc import Coroutine
+from typing import Any
 
 from agent_pool.commands import AgentCommands
 from agent_pool.feature_codes import FeatureCodeService
@@ -19,8 +21,14 @@ from ivr.calls.records import CallJournal
 from ivr.calls.service import RoutingService
 from ivr.clock import Clock, ShiftedClock, SystemClock
 from ivr.config.holder import ConfigHolder
+from ivr.control.server import ControlServer
 from ivr.controller.settings import ControllerSettings
 from ivr.prompts.library import PromptLibrary
+from ivr.transfers.api import TransferApi, TransferFeatureCodes
+from ivr.transfers.events import TransferEventAdapter
+from ivr.transfers.registry import TransferRegistry
+from ivr.transfers.service import TransferService
+from ivr.workorders import SqliteWorkOrderStore
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +51,16 @@ class Controller:
                               lambda: self.config.current.rules.acd.wrapup_s,
                               target_s=self.config.current.rules.timing.answer_target_s)
         self.feature_codes = FeatureCodeService(self._agent_commands)
+        self.workorders = SqliteWorkOrderStore(settings.run_dir / "workorders.db")
+        registry = TransferRegistry()
+        self.transfers = TransferService(lambda: self.ami, lambda: self.config.current, self.clock,
+                                         self.journal, registry)
+        self.transfer_events = TransferEventAdapter(registry, self.journal, self.clock,
+                                                    self.workorders)
+        self.transfer_api = TransferApi(self.transfers)
+        self.transfer_codes = TransferFeatureCodes(self.transfers, self._spawn)
         self.ami: AmiConnection | None = None
+        self._tasks: asyncio.TaskGroup | None = None
         self._reload_requested = asyncio.Event()
 
     def _agent_commands(self) -> AgentCommands | None:
@@ -57,6 +74,8 @@ class Controller:
         script = session.env.script.strip("/")
         if script == "agent":
             await self.feature_codes.handle(session)
+        elif script.startswith("xfer/"):
+            await self.transfer_codes.handle(session)
         else:
             await self.routing.handle(session)
 
@@ -71,14 +90,33 @@ class Controller:
                      self.config.current.region, self.settings.config_dir,
                      self.settings.journal_path)
             try:
-                async with asyncio.TaskGroup() as tasks:
+                async with ControlServer(self.transfer_api.handle, self.settings.control_path) \
+                        as control, asyncio.TaskGroup() as tasks:
+                    self._tasks = tasks
                     tasks.create_task(agi.serve(), name="fastagi-server")
+                    tasks.create_task(control.serve(), name="control-server")
                     tasks.create_task(self._supervise_ami(), name="ami-supervisor")
                     tasks.create_task(self._watch_config(), name="config-watcher")
                     tasks.create_task(self._publish_acd(), name="acd-snapshot")
             finally:
+                self._tasks = None
                 loop.remove_signal_handler(signal.SIGHUP)
                 self.callbacks.close()
+                self.workorders.close()
+
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        """Run short background work (a feature-code transfer) in the controller's TaskGroup."""
+
+        async def guarded() -> None:
+            try:
+                await work
+            except Exception:  # one request's failure must not stop the controller
+                log.exception("background task %s failed", name)
+
+        if self._tasks is None:
+            work.close()
+            return
+        self._tasks.create_task(guarded(), name=name)
 
     async def _supervise_ami(self) -> None:
         async for ami in sessions(self.settings.ami):
@@ -89,6 +127,7 @@ class Controller:
                     log.info("Asterisk fully booted")
                 now = self.clock.now()
                 self.events.handle(event)
+                self.transfer_events.handle(event)
                 self.acd.handle(event, now)
             self.ami = None
 

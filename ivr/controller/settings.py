@@ -45,6 +45,11 @@ class ControllerSettings:
     reload_poll_s: float = 2.0
 
     @property
+    def control_path(self) -> Path:
+        """The control API's Unix socket (``hotline transfer`` talks to it)."""
+        return self.run_dir / "control.sock"
+
+    @property
     def journal_path(self) -> Path:
         """The call-record journal."""
         return self.run_dir / "calls.jsonl"

@@ -39,11 +39,41 @@ class Timing(StrictModel):
     decision_budget_ms: int = Field(2000, ge=100, le=10000)
 
 
+class EndpointKind(StrEnum):
+    """What a named destination is; decides how transfers to it behave."""
+
+    SUBCENTER = "subcenter"  # a vertically managed line's sub-center (12366, 12360, …)
+    KEPT_SEATS = "kept_seats"  # seats a dual-number line kept
+    UTILITY = "utility"  # water, power, gas, heating companies
+    DEPARTMENT = "department"  # any other department's desk
+    LEGACY = "legacy"  # an old line's own handling before it merges
+
+
+class OnFailure(StrEnum):
+    """What a transfer does when its target does not answer, is busy or fails."""
+
+    WORKORDER = "workorder"  # caller back to the agent, a work order for the department
+    RETURN = "return"  # caller back to the agent, nothing else
+
+
 class Endpoint(StrictModel):
-    """A named place calls are sent to (a sub-center, a line's kept seats, …)."""
+    """A named place calls are sent to (a sub-center, a line's kept seats, a utility, …)."""
 
     dial: DialString
     description: str | None = None
+    kind: EndpointKind = EndpointKind.DEPARTMENT
+    backup_dial: DialString | None = None  # tried when ``dial`` fails (busy, down, no answer)
+    answer_s: int | None = Field(None, ge=5, le=120)  # ring time; default timing.subcenter_answer_s
+    on_failure: OnFailure = OnFailure.WORKORDER
+    transferable: bool = True  # may agents transfer callers here (三方转接)?
+
+
+class Transfers(StrictModel):
+    """Three-way, blind and one-key emergency transfers started by 12345 agents."""
+
+    hold_prompt: Identifier = "hold"  # what the caller hears while the target rings
+    agent_wait_margin_s: int = Field(5, ge=1, le=60)  # the agent rejoins by itself after this
+    default_summary: str = "12345转办：来电人咨询事项需由贵单位答复，转接未接通，请回复来电人。"
 
 
 class EmergencyTarget(StrictModel):
@@ -111,5 +141,6 @@ class RoutingRules(StrictModel):
     )
     endpoints: dict[Identifier, Endpoint] = {}
     emergency: dict[Number, EmergencyTarget] = {}
+    transfers: Transfers = Transfers()
     acd: Acd = Acd()
     classification: ClassificationRules | None = None  # speech pre-classification keywords

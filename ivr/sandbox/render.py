@@ -53,6 +53,8 @@ def placeholder_values(
         "AST_SBIN_DIR": paths.sbin_dir,
     }
     values.update(acd_config_values(settings))
+    # music on hold wants a path: the transfer hold prompt, studio recording or generated
+    values["HOLD_PROMPT"] = f"{paths.sounds_dir}/{values.pop('HOLD_SOUND')}"
     for name, port in settings.agent_ports().items():
         # agent-1001 -> AGENT_1001_PORT
         values[f"{name.upper().replace('-', '_')}_PORT"] = str(port)
@@ -73,9 +75,11 @@ def acd_config_values(settings: SandboxSettings) -> dict[str, str]:
     acd = config.rules.acd
     comfort = acd.announce.comfort_prompt
     sound = PromptLibrary(settings.recordings_dir).sound_name(comfort) if comfort else None
+    library = PromptLibrary(settings.recordings_dir)
     return {
         "HOTLINE_QUEUES": render_queues(config.catalogue, config.roster, acd, sound),
         "HOTLINE_QUEUE_RULES": render_queue_rules(acd),
+        "HOLD_SOUND": library.sound_name(config.rules.transfers.hold_prompt),
     }
 
 

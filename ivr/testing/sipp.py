@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -108,4 +109,30 @@ def place_call(number: str, trace_dir: Path, caller: str = "13800138000",
             "-key", "caller", caller, "-i", "127.0.0.1", "-p", str(next(_local_ports)),
             "-mp", str(next(_media_ports)), "-m", str(calls), "-r", str(rate), "-d", str(hold_ms),
             "-timeout", f"{timeout_s}s", "-timeout_error", "-recv_timeout", f"{timeout_s * 1000}"]
+    return _start(label, args, trace_dir / label)
+
+
+def rtp_answering_peer(port: int, trace_dir: Path, rtp_port: int, scenario: str = "rtp_answer.xml",
+                       hold_ms: int = 1000, timeout_s: int = 60, name: str | None = None,
+                       extra: Sequence[str] = ()) -> SippPeer:
+    """An answering peer (one call) whose SDP points at an RtpParty on ``rtp_port``."""
+    label = name or f"rtp-uas-{port}"
+    args = ["-sf", str(SCENARIOS / scenario), "-i", "127.0.0.1", "-p", str(port),
+            "-mp", str(next(_media_ports)), "-set", "rtpport", str(rtp_port), "-m", "1",
+            "-d", str(hold_ms), "-timeout", f"{timeout_s}s", "-timeout_error", *extra]
+    return _start(label, args, trace_dir / label)
+
+
+def rtp_call(number: str, trace_dir: Path, rtp_port: int, scenario: str = "rtp_caller.xml",
+             caller: str = "13800138000", sip_port: int = 5060, hold_ms: int = 3000,
+             timeout_s: int = 60, name: str | None = None, local_port: int | None = None,
+             extra: Sequence[str] = ()) -> SippPeer:
+    """A caller (one call) dialling ``number`` whose SDP points at an RtpParty on ``rtp_port``."""
+    label = name or f"rtp-uac-{number}"
+    args = ["127.0.0.1:" + str(sip_port), "-sf", str(SCENARIOS / scenario), "-s", number,
+            "-key", "caller", caller, "-i", "127.0.0.1",
+            "-p", str(local_port if local_port is not None else next(_local_ports)),
+            "-mp", str(next(_media_ports)), "-set", "rtpport", str(rtp_port), "-m", "1",
+            "-d", str(hold_ms), "-timeout", f"{timeout_s}s", "-timeout_error",
+            "-recv_timeout", f"{timeout_s * 1000}", *extra]
     return _start(label, args, trace_dir / label)

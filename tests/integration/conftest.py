@@ -102,7 +102,8 @@ def controller(sandbox: SandboxState, request: pytest.FixtureRequest,
     at = getattr(request.module, "CONTROLLER_AT", None)
     tmp = tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])
     config_dir = module_config(tmp, getattr(request.module, "CONFIG_REGION", None),
-                               getattr(request.module, "TEST_ROSTER", None))
+                               getattr(request.module, "TEST_ROSTER", None),
+                               getattr(request.module, "RULES_EDIT", ()))
     logout_everyone(sandbox, config_dir)
     login = getattr(request.module, "LOGIN", ())
     if login:
@@ -113,9 +114,11 @@ def controller(sandbox: SandboxState, request: pytest.FixtureRequest,
     logout_everyone(sandbox, config_dir)
 
 
-def module_config(tmp: Path, region: str | None, roster: str | None) -> Path:
-    """The shipped configuration, or a copy deployed for another region or roster."""
-    if region is None and roster is None:
+def module_config(tmp: Path, region: str | None, roster: str | None,
+                  rules_edit: tuple[tuple[str, str], ...] = ()) -> Path:
+    """The shipped configuration, or a copy deployed for another region or roster, or with
+    text replacements (``RULES_EDIT``) in routing_rules.yaml."""
+    if region is None and roster is None and not rules_edit:
         return REPO
     target = tmp / "config"
     target.mkdir()
@@ -129,6 +132,11 @@ def module_config(tmp: Path, region: str | None, roster: str | None) -> Path:
                          encoding="utf-8")
     if roster is not None:
         (target / "agents.yaml").write_text(roster, encoding="utf-8")
+    rules = target / "routing_rules.yaml"
+    for old, new in rules_edit:
+        text = rules.read_text(encoding="utf-8")
+        assert old in text, f"RULES_EDIT: {old!r} not in routing_rules.yaml"
+        rules.write_text(text.replace(old, new, 1), encoding="utf-8")
     return target
 
 

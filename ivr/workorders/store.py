@@ -1,0 +1,333 @@
+"""Where work orders live: a durable SQLite file, or memory for unit tests of other code.
+
+The SQLite store runs in WAL mode with ``synchronous=FULL``: a create or a status change
+has reached the disk when the call returns, so it survives a crash of the controller or
+of the machine. Each write is one ``BEGIN IMMEDIATE`` transaction, the day's order number
+included, so two writers never hand out the same id.
+"""
+
+from __future__ import annotations
+
+import builtins
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo
+
+from ivr.workorders.model import (
+    LOCAL_TZ,
+    HistoryEntry,
+    WorkOrder,
+    WorkOrderNotFound,
+    WorkOrderStatus,
+    check_masked,
+    copy_classification,
+    format_order_id,
+    local_day,
+    require_aware,
+)
+
+DEFAULT_LIMIT = 100
+
+# MIGRATIONS[n] takes a database from ``user_version`` n to n + 1.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE work_orders (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            call_id TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            status TEXT NOT NULL,
+            target TEXT NOT NULL,
+            target_kind TEXT NOT NULL,
+            department TEXT,
+            line TEXT,
+            skill TEXT,
+            caller_masked TEXT,
+            reason TEXT NOT NULL,
+            summary TEXT NOT NULL,
+            classification TEXT,
+            transcript TEXT,
+            agent TEXT
+        )""",
+        "CREATE INDEX work_orders_status ON work_orders (status, seq)",
+        "CREATE INDEX work_orders_call ON work_orders (call_id, seq)",
+        """CREATE TABLE work_order_history (
+            order_id TEXT NOT NULL REFERENCES work_orders (id),
+            n INTEGER NOT NULL,
+            at TEXT NOT NULL,
+            status TEXT NOT NULL,
+            note TEXT NOT NULL,
+            PRIMARY KEY (order_id, n)
+        )""",
+        "CREATE TABLE work_order_days (day TEXT PRIMARY KEY, last INTEGER NOT NULL)",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_COLUMNS = ("id, call_id, created_at, status, target, target_kind, department, line, skill, "
+            "caller_masked, reason, summary, classification, transcript, agent")
+
+
+class WorkOrderStoreError(RuntimeError):
+    """The database cannot be used (e.g. written by a newer version)."""
+
+
+class WorkOrderStore(Protocol):
+    """What the rest of the engine needs from a work-order store."""
+
+    def create(self, *, call_id: str, created_at: datetime, target: str, target_kind: str,
+               reason: str, summary: str, department: str | None = None, line: str | None = None,
+               skill: str | None = None, caller_masked: str | None = None,
+               classification: dict[str, Any] | None = None, transcript: str | None = None,
+               agent: str | None = None) -> WorkOrder:
+        """A new open order with the next id of ``created_at``'s local day."""
+        ...
+
+    def get(self, order_id: str) -> WorkOrder | None:
+        """The order, or None."""
+        ...
+
+    def list(self, status: WorkOrderStatus | None = None, call_id: str | None = None,
+             limit: int | None = DEFAULT_LIMIT) -> builtins.list[WorkOrder]:
+        """Orders, newest first, optionally filtered; ``limit=None`` for all."""
+        ...
+
+    def set_status(self, order_id: str, status: WorkOrderStatus, at: datetime,
+                   note: str = "") -> WorkOrder:
+        """Move an order on; raises WorkOrderNotFound or IllegalWorkOrderTransition."""
+        ...
+
+    def pending_delivery(self) -> builtins.list[WorkOrder]:
+        """Open orders, oldest first: what the publisher still has to deliver."""
+        ...
+
+    def close(self) -> None:
+        """Release the store."""
+        ...
+
+
+def _new_order(order_id: str, *, call_id: str, created_at: datetime, target: str, target_kind: str,
+               reason: str, summary: str, department: str | None, line: str | None,
+               skill: str | None, caller_masked: str | None,
+               classification: dict[str, Any] | None, transcript: str | None,
+               agent: str | None) -> WorkOrder:
+    return WorkOrder(
+        id=order_id, call_id=call_id, created_at=created_at, status=WorkOrderStatus.OPEN,
+        target=target, target_kind=target_kind, reason=reason, summary=summary,
+        department=department, line=line, skill=skill, caller_masked=caller_masked,
+        classification=copy_classification(classification), transcript=transcript, agent=agent,
+        history=(HistoryEntry(created_at, WorkOrderStatus.OPEN, f"created: {reason}"),))
+
+
+class SqliteWorkOrderStore:
+    """Work orders in one SQLite file (WAL, synchronous=FULL, owner-only permissions)."""
+
+    def __init__(self, path: Path, *, tz: ZoneInfo = LOCAL_TZ) -> None:
+        self.path = path
+        self._tz = tz
+        self._lock = threading.Lock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except BaseException:
+            self._db.close()
+            raise
+
+    def _migrate(self) -> None:
+        with self._write() as db:
+            version: int = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise WorkOrderStoreError(f"{self.path}: schema version {version} is newer than "
+                                          f"this program's {SCHEMA_VERSION}")
+            for steps in MIGRATIONS[version:]:
+                for statement in steps:
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def create(self, *, call_id: str, created_at: datetime, target: str, target_kind: str,
+               reason: str, summary: str, department: str | None = None, line: str | None = None,
+               skill: str | None = None, caller_masked: str | None = None,
+               classification: dict[str, Any] | None = None, transcript: str | None = None,
+               agent: str | None = None) -> WorkOrder:
+        """A new open order with the next id of ``created_at``'s local day, on disk on return."""
+        require_aware(created_at, "created_at")
+        check_masked(caller_masked)
+        day = local_day(created_at, self._tz)
+        with self._write() as db:
+            order = _new_order(
+                format_order_id(day, self._next_number(db, day)), call_id=call_id,
+                created_at=created_at, target=target, target_kind=target_kind, reason=reason,
+                summary=summary, department=department, line=line, skill=skill,
+                caller_masked=caller_masked, classification=classification, transcript=transcript,
+                agent=agent)
+            db.execute(
+                f"INSERT INTO work_orders ({_COLUMNS}) VALUES ({', '.join('?' * 15)})",
+                (order.id, order.call_id, order.created_at.isoformat(), str(order.status),
+                 order.target, order.target_kind, order.department, order.line, order.skill,
+                 order.caller_masked, order.reason, order.summary,
+                 None if order.classification is None
+                 else json.dumps(order.classification, ensure_ascii=False),
+                 order.transcript, order.agent))
+            self._add_history(db, order.id, 0, order.history[0])
+        return order
+
+    @staticmethod
+    def _next_number(db: sqlite3.Connection, day: date) -> int:
+        key = day.isoformat()
+        db.execute("INSERT INTO work_order_days (day, last) VALUES (?, 1) "
+                   "ON CONFLICT (day) DO UPDATE SET last = last + 1", (key,))
+        number: int = db.execute("SELECT last FROM work_order_days WHERE day = ?", (key,)).fetchone()[0]
+        return number
+
+    @staticmethod
+    def _add_history(db: sqlite3.Connection, order_id: str, n: int, entry: HistoryEntry) -> None:
+        db.execute("INSERT INTO work_order_history (order_id, n, at, status, note) VALUES (?, ?, ?, ?, ?)",
+                   (order_id, n, entry.at.isoformat(), str(entry.status), entry.note))
+
+    def _load(self, db: sqlite3.Connection, row: tuple[Any, ...]) -> WorkOrder:
+        history = tuple(
+            HistoryEntry(datetime.fromisoformat(at), WorkOrderStatus(status), note)
+            for at, status, note in db.execute(
+                "SELECT at, status, note FROM work_order_history WHERE order_id = ? ORDER BY n",
+                (row[0],)))
+        return WorkOrder(
+            id=row[0], call_id=row[1], created_at=datetime.fromisoformat(row[2]),
+            status=WorkOrderStatus(row[3]), target=row[4], target_kind=row[5], department=row[6],
+            line=row[7], skill=row[8], caller_masked=row[9], reason=row[10], summary=row[11],
+            classification=None if row[12] is None else json.loads(row[12]), transcript=row[13],
+            agent=row[14], history=history)
+
+    def _get(self, db: sqlite3.Connection, order_id: str) -> WorkOrder | None:
+        row = db.execute(f"SELECT {_COLUMNS} FROM work_orders WHERE id = ?", (order_id,)).fetchone()
+        return None if row is None else self._load(db, row)
+
+    def get(self, order_id: str) -> WorkOrder | None:
+        """The order, or None."""
+        with self._lock:
+            return self._get(self._db, order_id)
+
+    def list(self, status: WorkOrderStatus | None = None, call_id: str | None = None,
+             limit: int | None = DEFAULT_LIMIT) -> builtins.list[WorkOrder]:
+        """Orders, newest first, optionally filtered; ``limit=None`` for all."""
+        where: builtins.list[str] = []
+        params: builtins.list[Any] = []
+        if status is not None:
+            where.append("status = ?")
+            params.append(str(WorkOrderStatus(status)))
+        if call_id is not None:
+            where.append("call_id = ?")
+            params.append(call_id)
+        clause = f"WHERE {' AND '.join(where)} " if where else ""
+        params.append(-1 if limit is None else limit)
+        return self._select(f"{clause}ORDER BY seq DESC LIMIT ?", params)
+
+    def pending_delivery(self) -> builtins.list[WorkOrder]:
+        """Open orders, oldest first: what the publisher still has to deliver."""
+        return self._select("WHERE status = ? ORDER BY seq", [str(WorkOrderStatus.OPEN)])
+
+    def _select(self, tail: str, params: builtins.list[Any]) -> builtins.list[WorkOrder]:
+        with self._lock:
+            rows = self._db.execute(f"SELECT {_COLUMNS} FROM work_orders {tail}", params).fetchall()
+            return [self._load(self._db, row) for row in rows]
+
+    def set_status(self, order_id: str, status: WorkOrderStatus, at: datetime,
+                   note: str = "") -> WorkOrder:
+        """Move an order on, on disk on return; raises WorkOrderNotFound or IllegalWorkOrderTransition."""
+        with self._write() as db:
+            order = self._get(db, order_id)
+            if order is None:
+                raise WorkOrderNotFound(order_id)
+            moved = order.with_status(WorkOrderStatus(status), at, note)
+            db.execute("UPDATE work_orders SET status = ? WHERE id = ?", (str(moved.status), order_id))
+            self._add_history(db, order_id, len(order.history), moved.history[-1])
+        return moved
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._db.close()
+
+
+class InMemoryWorkOrderStore:
+    """The same behaviour in a dict: for unit tests of code that files work orders."""
+
+    def __init__(self, *, tz: ZoneInfo = LOCAL_TZ) -> None:
+        self._tz = tz
+        self._lock = threading.Lock()
+        self._orders: dict[str, WorkOrder] = {}
+        self._days: dict[date, int] = {}
+
+    def create(self, *, call_id: str, created_at: datetime, target: str, target_kind: str,
+               reason: str, summary: str, department: str | None = None, line: str | None = None,
+               skill: str | None = None, caller_masked: str | None = None,
+               classification: dict[str, Any] | None = None, transcript: str | None = None,
+               agent: str | None = None) -> WorkOrder:
+        """A new open order with the next id of ``created_at``'s local day."""
+        require_aware(created_at, "created_at")
+        check_masked(caller_masked)
+        day = local_day(created_at, self._tz)
+        with self._lock:
+            number = self._days.get(day, 0) + 1
+            order = _new_order(
+                format_order_id(day, number), call_id=call_id, created_at=created_at, target=target,
+                target_kind=target_kind, reason=reason, summary=summary, department=department,
+                line=line, skill=skill, caller_masked=caller_masked, classification=classification,
+                transcript=transcript, agent=agent)
+            self._days[day] = number
+            self._orders[order.id] = order
+        return order
+
+    def get(self, order_id: str) -> WorkOrder | None:
+        """The order, or None."""
+        return self._orders.get(order_id)
+
+    def list(self, status: WorkOrderStatus | None = None, call_id: str | None = None,
+             limit: int | None = DEFAULT_LIMIT) -> builtins.list[WorkOrder]:
+        """Orders, newest first, optionally filtered; ``limit=None`` for all."""
+        with self._lock:
+            found = [o for o in reversed(self._orders.values())
+                     if (status is None or o.status == status) and (call_id is None or o.call_id == call_id)]
+        return found if limit is None or limit < 0 else found[:limit]
+
+    def set_status(self, order_id: str, status: WorkOrderStatus, at: datetime,
+                   note: str = "") -> WorkOrder:
+        """Move an order on; raises WorkOrderNotFound or IllegalWorkOrderTransition."""
+        with self._lock:
+            order = self._orders.get(order_id)
+            if order is None:
+                raise WorkOrderNotFound(order_id)
+            moved = order.with_status(WorkOrderStatus(status), at, note)
+            self._orders[order_id] = moved
+        return moved
+
+    def pending_delivery(self) -> builtins.list[WorkOrder]:
+        """Open orders, oldest first."""
+        with self._lock:
+            return [o for o in self._orders.values() if o.status == WorkOrderStatus.OPEN]
+
+    def close(self) -> None:
+        """Nothing to release."""
