@@ -53,6 +53,8 @@ class TransferEventAdapter:
             transfer = self._find(event.get("Uniqueid").removesuffix(LEG_SUFFIX), "")
             if transfer is not None:
                 self._step(transfer, "transfer_ringing", dest=event.get("DestChannel"))
+        elif name == "DialEnd" and event.get("DialStatus") == "ANSWER":
+            self._blind_answered(event)
         elif name == "ConfbridgeLeave":
             self._left(event)
         elif name == "Hangup":
@@ -60,6 +62,15 @@ class TransferEventAdapter:
             if transfer is not None and transfer.state is not TransferState.ENDED:
                 self._move(transfer, TransferState.ENDED)
                 self._step(transfer, "transfer_ended")
+
+    def _blind_answered(self, event: AmiMessage) -> None:
+        """A blind transfer is answered on the caller's own Dial: the target has the caller."""
+        transfer = self._registry.for_call(event.get("Uniqueid"))
+        if transfer is not None and transfer.mode is TransferMode.BLIND \
+                and transfer.state is TransferState.DIALLING:
+            transfer.outcome = Outcome.ANSWERED
+            self._move(transfer, TransferState.HANDED_OVER)
+            self._step(transfer, "transfer_answered", dest=event.get("DestChannel"))
 
     def _user_event(self, event: AmiMessage) -> None:
         kind = event.get("UserEvent").removeprefix("HotlineTransfer")
@@ -74,9 +85,6 @@ class TransferEventAdapter:
             status = event.get("Status")
             self._step(transfer, "transfer_attempt", attempt=event.get("Attempt"), status=status,
                        outcome=outcome_of_dialstatus(status).value)
-            if transfer.mode is TransferMode.BLIND and status == "ANSWER":
-                transfer.outcome = Outcome.ANSWERED
-                self._move(transfer, TransferState.HANDED_OVER)
         elif kind == "Answered":
             transfer.outcome = Outcome.ANSWERED
             self._move(transfer, TransferState.THREE_WAY)

@@ -220,3 +220,38 @@ def test_controller_restart_during_a_three_way_call_drops_nobody(
     assert call.agent.sipp.wait(10) == 0, call.agent.sipp.describe()
     assert sub.sipp.wait(20) == 0, sub.sipp.describe()
     assert call.caller.sipp.wait(20) == 0, call.caller.sipp.describe()
+
+
+def test_blind_transfer_releases_the_agent_and_connects_the_caller(
+        sandbox: SandboxState, controller: ControllerProcess, traces: Path, stack: ExitStack) -> None:
+    call = Call(sandbox, controller, traces, stack)
+    sub = call.answering("subcenters", SUBCENTER_HZ, "rtp_answer_hangup.xml", 5000)
+    call.hotline("transfer", "start", call.call_id, "subcenter-12366", "--blind")
+    assert call.agent.sipp.wait(10) == 0, call.agent.sipp.describe()  # released at once
+    call.step("transfer_answered")
+    time.sleep(0.3)
+    since = listen()
+    assert hears(call.caller, SUBCENTER_HZ, since) and hears(sub, CALLER_HZ, since)
+    assert not hears(call.caller, AGENT_HZ, since)
+    assert sub.sipp.wait(20) == 0, sub.sipp.describe()
+    assert call.caller.sipp.wait(20) == 0, call.caller.sipp.describe()
+    assert "blind) ended answered" in call.hotline("transfer", "list")
+    assert "state=handed_over" in call.hotline("transfer", "show", call.call_id)
+
+
+def test_cancel_while_ringing_returns_the_caller_and_writes_no_work_order(
+        sandbox: SandboxState, controller: ControllerProcess, traces: Path, stack: ExitStack) -> None:
+    call = Call(sandbox, controller, traces, stack)
+    nobody = answering_peer(sandbox.peer_ports["subcenters"], traces, scenario="agent_no_answer.xml",
+                            timeout_s=60)
+    call.hotline("transfer", "start", call.call_id, "12366")
+    call.step("transfer_ringing")
+    call.hotline("transfer", "cancel", call.call_id)
+    call.step("transfer_cancelled")
+    assert nobody.wait(10) == 0, nobody.describe()  # the sub-center saw a CANCEL
+    time.sleep(0.5)
+    since = listen()
+    assert hears(call.caller, AGENT_HZ, since) and hears(call.agent, CALLER_HZ, since)
+    time.sleep(7)  # past the ring time: still no failure, no work order
+    assert "transfer_failed" not in call.steps()
+    assert json.loads(call.hotline("workorder", "list", "--call", call.call_id, "--json")) == []
