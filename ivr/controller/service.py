@@ -7,7 +7,7 @@ import json
 import logging
 import os
 import signal
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from agent_pool.commands import AgentCommands
@@ -15,6 +15,7 @@ from agent_pool.feature_codes import FeatureCodeService
 from agent_pool.tracker import AcdTracker
 from ivr.agi.server import AgiSession, FastAgiServer
 from ivr.ami.client import AmiConnection, sessions
+from ivr.ami.codec import AmiMessage
 from ivr.calls.callbacks import CallbackStore
 from ivr.calls.events import CallEventAdapter
 from ivr.calls.records import CallJournal
@@ -125,11 +126,27 @@ class Controller:
             async for event in ami.events():
                 if event.event == "FullyBooted":
                     log.info("Asterisk fully booted")
-                now = self.clock.now()
-                self.events.handle(event)
-                self.transfer_events.handle(event)
-                self.acd.handle(event, now)
+                self._feed(event)
             self.ami = None
+
+    def _feed(self, event: AmiMessage) -> None:
+        """Hand one AMI event to every adapter; one adapter's bug never stops the others."""
+        now = self.clock.now()
+        handlers: tuple[tuple[str, Callable[[], None]], ...] = (
+            ("calls", lambda: self.events.handle(event)),
+            ("transfers", lambda: self.transfer_events.handle(event)),
+            ("acd", lambda: self.acd.handle(event, now)))
+        for name, handle in handlers:
+            try:
+                handle()
+            except Exception:
+                log.exception("%s adapter failed on AMI event %s", name, event.event)
+        if event.event == "UserEvent" and event.get("UserEvent") == "HotlineTransferCancelRequest":
+            # the agent keyed * while the target rang: stop ringing it
+            self._spawn(self._cancel_ringing(event.get("CallId")), f"xfer-cancel-{event.get('CallId')}")
+
+    async def _cancel_ringing(self, call_id: str) -> None:
+        await self.transfers.cancel(call_id, agent_back=False)
 
     async def _resync(self, ami: AmiConnection) -> None:
         """After (re)connecting: rebuild the ACD view from Asterisk's queues."""

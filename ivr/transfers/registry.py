@@ -61,10 +61,12 @@ def recover(journal: CallJournal, registry: TransferRegistry, call_id: str,
     last_state = next((s.get("state") for s in reversed(steps)
                        if s.get("transfer") == transfer_id and s.get("state")), None)
     emergency = step["target_kind"] == TargetKind.EMERGENCY.value
+    # journals written before on_failure/description were recorded: the old assumption
+    on_failure = step.get("on_failure") or (OnFailure.RETURN if emergency else OnFailure.WORKORDER)
     target = ResolvedTarget(
         name=step["target"], kind=TargetKind(step["target_kind"]), dial=step["dial"], answer_s=0,
-        backup_dial=step.get("backup_dial"),
-        on_failure=OnFailure.RETURN if emergency else OnFailure.WORKORDER)
+        description=step.get("description") or "", backup_dial=step.get("backup_dial"),
+        on_failure=OnFailure(on_failure))
     transfer = Transfer(
         id=transfer_id, call_id=call_id, target=target, mode=TransferMode(step["mode"]),
         requested_at=datetime.fromisoformat(step["at"]), requested_by=step.get("by", "?"),

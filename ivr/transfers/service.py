@@ -9,6 +9,7 @@ controller restart in the middle of a transfer does not drop or strand anybody. 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import secrets
@@ -92,8 +93,8 @@ class TransferService:
         line = (await ami.action("Getvar", {"Channel": caller.get("Channel"),
                                             "Variable": "HOTLINE_LINE"})).get("Value")
         resolved = resolve_target(target, config, line or None)
-        if resolved.kind is TargetKind.EMERGENCY and mode is TransferMode.ATTENDED:
-            mode = TransferMode.STAY  # one-key emergency: the agent stays with the caller
+        if resolved.kind is TargetKind.EMERGENCY:
+            mode = TransferMode.STAY  # one-key emergency: the agent stays until it answers
         transfer = Transfer(
             id=f"xfer-{secrets.token_hex(6)}", call_id=call_id, target=resolved, mode=mode,
             requested_at=self._clock.now(), requested_by=by,
@@ -105,7 +106,8 @@ class TransferService:
             target=resolved.name, target_kind=resolved.kind.value, mode=mode.value,
             dial=resolved.dial, backup_dial=resolved.backup_dial, by=by,
             caller_channel=transfer.caller_channel, agent=transfer.agent_channel,
-            summary=transfer.summary)
+            summary=transfer.summary, description=resolved.description,
+            on_failure=resolved.on_failure.value)
         try:
             await self._move_channels(ami, transfer, config)
             if mode is not TransferMode.BLIND:
@@ -114,9 +116,10 @@ class TransferService:
             transfer.outcome = Outcome.FAILED
             transfer.move(TransferState.ENDED, self._clock.now())
             self._journal.append(call_id, "transfer_error", self._clock.now(),
-                                 transfer=transfer.id, error=str(exc))
+                                 transfer=transfer.id, state=transfer.state.value, error=str(exc))
             raise TransferError(f"transfer {transfer.id} could not start: {exc}") from exc
-        transfer.move(TransferState.DIALLING, self._clock.now())
+        if transfer.state is TransferState.REQUESTED:  # the dialplan's events may be ahead of us
+            transfer.move(TransferState.DIALLING, self._clock.now())
         log.info("transfer %s of call %s to %s (%s) by %s", transfer.id, call_id,
                  resolved.name, mode.value, by)
         return transfer
@@ -136,11 +139,13 @@ class TransferService:
                 "HOTLINE_XFER_TIMEOUT": str(target.answer_s),
                 "HOTLINE_XFER_AGENT_DIAL": agent_endpoint["endpoint"] if agent_endpoint else "",
                 "HOTLINE_XFER_AGENT_RING": str(config.rules.acd.ring_timeout_s)})
-        for channel, variables in ((transfer.caller_channel, caller_vars),
-                                   (transfer.agent_channel,
-                                    {**common, "HOTLINE_XFER_WAIT": str(wait_s)})):
-            for name, value in variables.items():
-                await _ok(ami, "Setvar", {"Channel": channel or "", "Variable": name, "Value": value})
+        agent_vars = {**common, "HOTLINE_XFER_WAIT": str(wait_s)}
+        # pipelined: AMI runs them in order, we wait for the round trips only once
+        await asyncio.gather(*(
+            _ok(ami, "Setvar", {"Channel": channel or "", "Variable": name, "Value": value})
+            for channel, variables in ((transfer.caller_channel, caller_vars),
+                                       (transfer.agent_channel, agent_vars))
+            for name, value in variables.items()))
         caller_exten, agent_exten = {
             TransferMode.ATTENDED: ("caller", "agent-wait"),
             TransferMode.STAY: ("caller", "agent-join"),
@@ -171,13 +176,20 @@ class TransferService:
             "ChannelId": transfer.id, "OtherChannelId": transfer.id + LEG_SUFFIX,
         }, variables)
 
-    async def cancel(self, call_id: str) -> Transfer:
-        """Drop the target (ringing or in the three-way call); the caller stays with the agent."""
+    async def cancel(self, call_id: str, agent_back: bool = True) -> Transfer:
+        """Drop the target (ringing or in the three-way call); the caller stays with the agent.
+
+        ``agent_back=False`` when the agent is already on the way back (keyed * on the phone).
+        """
         transfer = self._active(call_id)
+        if transfer.mode is TransferMode.BLIND:
+            raise TransferError(f"transfer {transfer.id} is blind: the caller is already with the "
+                                "target's ringing and the agent was released")
         ami = self._connected()
         channels = await ami.action_list("CoreShowChannels")
         leg = next((c for c in channels if c.get("Uniqueid") == transfer.id), None)
-        if transfer.state is TransferState.DIALLING and transfer.mode is TransferMode.ATTENDED:
+        if agent_back and transfer.state is TransferState.DIALLING \
+                and transfer.mode is TransferMode.ATTENDED:
             await _ok(ami, "Redirect", {"Channel": transfer.agent_channel or "",
                                         "Context": "hotline-xfer", "Exten": "agent-rejoin",
                                         "Priority": "1"})
@@ -185,7 +197,8 @@ class TransferService:
             await _ok(ami, "Hangup", {"Channel": leg.get("Channel")})
         transfer.outcome = transfer.outcome or Outcome.CANCELLED
         transfer.move(TransferState.CANCELLED, self._clock.now())
-        self._journal.append(call_id, "transfer_cancelled", self._clock.now(), transfer=transfer.id)
+        self._journal.append(call_id, "transfer_cancelled", self._clock.now(), transfer=transfer.id,
+                             state=transfer.state.value)
         return transfer
 
     async def leave(self, call_id: str) -> Transfer:

@@ -11,7 +11,9 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
-TARGET_KINDS = frozenset({"subcenter", "utility", "department", "expert", "emergency"})
+# every transfer TargetKind (ivr.transfers.model): a failed transfer to any of them files an order
+TARGET_KINDS = frozenset({"subcenter", "kept_seats", "utility", "department", "legacy", "expert",
+                          "emergency"})
 REASONS = frozenset({"no_answer", "busy", "failed", "cancelled", "requested"})
 _UNMASKED = re.compile(r"\d{7,}")
 
