@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import statistics
 import sys
 import tempfile
 import time
@@ -34,6 +33,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.stats import summary  # noqa: E402
 from ivr.ami.client import AmiConnection, AmiSettings, connect  # noqa: E402
 from ivr.config.engine import load_engine_config  # noqa: E402
 from ivr.routing.decision import CallFacts, decide  # noqa: E402
@@ -91,15 +91,6 @@ class Observed:
             if later and min(later) - done < 5.0:
                 out.append((min(later) - done) * 1000)
         return out
-
-
-def summary(values: list[float]) -> dict[str, float]:
-    ordered = sorted(values)
-    if not ordered:
-        return {"n": 0}
-    return {"n": len(ordered), "median": statistics.median(ordered),
-            "p95": ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))],
-            "max": ordered[-1]}
 
 
 async def drive(ami: AmiConnection, observed: Observed, peers: list[SippPeer],

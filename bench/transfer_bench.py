@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import statistics
 import sys
 import tempfile
 import time
@@ -33,6 +32,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.stats import summary  # noqa: E402
 from ivr.ami.client import AmiConnection, AmiSettings, connect  # noqa: E402
 from ivr.ami.codec import AmiMessage  # noqa: E402
 from ivr.control.client import call as control_call  # noqa: E402
@@ -77,15 +77,6 @@ class EventLog:
 def ringing_at_subcenter(event: AmiMessage) -> bool:
     return (event.event == "Newstate" and event.get("ChannelStateDesc") == "Ringing"
             and event.get("Channel").startswith("PJSIP/subcenters-"))
-
-
-def summary(values: list[float]) -> dict[str, float]:
-    ordered = sorted(values)
-    if not ordered:
-        return {"n": 0}
-    return {"n": len(ordered), "median": statistics.median(ordered),
-            "p95": ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))],
-            "min": ordered[0], "max": ordered[-1]}
 
 
 async def one_transfer(log: EventLog, ami: AmiConnection, control: Path, traces: Path,

@@ -57,7 +57,8 @@ class Controller:
         self.transfers = TransferService(lambda: self.ami, lambda: self.config.current, self.clock,
                                          self.journal, registry)
         self.transfer_events = TransferEventAdapter(registry, self.journal, self.clock,
-                                                    self.workorders)
+                                                    self.workorders,
+                                                    on_cancel_request=self._stop_ringing)
         self.transfer_api = TransferApi(self.transfers)
         self.transfer_codes = TransferFeatureCodes(self.transfers, self._spawn)
         self.ami: AmiConnection | None = None
@@ -141,12 +142,14 @@ class Controller:
                 handle()
             except Exception:
                 log.exception("%s adapter failed on AMI event %s", name, event.event)
-        if event.event == "UserEvent" and event.get("UserEvent") == "HotlineTransferCancelRequest":
-            # the agent keyed * while the target rang: stop ringing it
-            self._spawn(self._cancel_ringing(event.get("CallId")), f"xfer-cancel-{event.get('CallId')}")
 
-    async def _cancel_ringing(self, call_id: str) -> None:
-        await self.transfers.cancel(call_id, agent_back=False)
+    def _stop_ringing(self, call_id: str) -> None:
+        """The agent keyed * while the target rang: hang up the target leg (in the background)."""
+
+        async def cancel() -> None:
+            await self.transfers.cancel(call_id, agent_back=False)
+
+        self._spawn(cancel(), f"xfer-cancel-{call_id}")
 
     async def _resync(self, ami: AmiConnection) -> None:
         """After (re)connecting: rebuild the ACD view from Asterisk's queues."""

@@ -25,24 +25,27 @@ from ivr.transfers.model import (
     outcome_of_dialstatus,
 )
 from ivr.transfers.registry import TransferRegistry, recover
-from ivr.transfers.service import AGENT_CHANNEL, LEG_SUFFIX, call_id_of_conference
+from ivr.transfers.service import LEG_SUFFIX, call_id_of_conference
 from ivr.workorders import WorkOrder, WorkOrderStore
 
 log = logging.getLogger(__name__)
 
 WorkOrderHook = Callable[[WorkOrder], None]  # e.g. the MQTT notifier, later
+CancelHook = Callable[[str], None]  # the agent keyed * while the target rang: call id
 
 
 class TransferEventAdapter:
     """Records every step of every transfer against its call."""
 
     def __init__(self, registry: TransferRegistry, journal: CallJournal, clock: Clock,
-                 workorders: WorkOrderStore, on_workorder: WorkOrderHook | None = None) -> None:
+                 workorders: WorkOrderStore, on_workorder: WorkOrderHook | None = None,
+                 on_cancel_request: CancelHook | None = None) -> None:
         self._registry = registry
         self._journal = journal
         self._clock = clock
         self._workorders = workorders
         self._on_workorder = on_workorder
+        self._on_cancel_request = on_cancel_request
 
     def handle(self, event: AmiMessage) -> None:
         """Feed every AMI event."""
@@ -96,6 +99,8 @@ class TransferEventAdapter:
             self._step(transfer, "transfer_returned", to=event.get("To"))
         elif kind == "CancelRequest":
             self._step(transfer, "transfer_cancel_requested", by="agent-phone")
+            if self._on_cancel_request is not None:
+                self._on_cancel_request(transfer.call_id)
         elif kind == "Hold":
             self._step(transfer, "transfer_hold")
 
@@ -116,14 +121,13 @@ class TransferEventAdapter:
         record = self._journal.get(transfer.call_id)
         decided = (record.first("decided") if record else None) or {}
         speech = (record.first("classified") if record else None) or {}
-        agent = AGENT_CHANNEL.match(transfer.agent_channel or "")
         order = self._workorders.create(
             call_id=transfer.call_id, created_at=self._clock.now(), target=transfer.target.name,
             target_kind=transfer.target.kind.value, reason=outcome.value, summary=transfer.summary,
             department=transfer.target.description or None, line=decided.get("number"),
             skill=decided.get("skill"), caller_masked=decided.get("caller"),
             classification=speech.get("classification"), transcript=speech.get("transcript"),
-            agent=agent["endpoint"].removeprefix("PJSIP/agent-") if agent else None)
+            agent=transfer.agent_id)
         log.info("work order %s for call %s: transfer %s to %s %s", order.id, transfer.call_id,
                  transfer.id, transfer.target.name, outcome.value)
         return order

@@ -128,6 +128,7 @@ class Transfer:
     caller_channel: str
     agent_channel: str | None
     summary: str
+    agent_id: str | None = None  # the roster id of the agent on agent_channel
     state: TransferState = TransferState.REQUESTED
     outcome: Outcome | None = None
     workorder_id: str | None = None

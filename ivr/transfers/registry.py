@@ -71,6 +71,7 @@ def recover(journal: CallJournal, registry: TransferRegistry, call_id: str,
         id=transfer_id, call_id=call_id, target=target, mode=TransferMode(step["mode"]),
         requested_at=datetime.fromisoformat(step["at"]), requested_by=step.get("by", "?"),
         caller_channel=step.get("caller_channel", ""), agent_channel=step.get("agent"),
+        agent_id=step.get("agent_id"),
         summary=step.get("summary", ""),
         state=TransferState(last_state) if last_state else TransferState.DIALLING)
     registry.add(transfer)

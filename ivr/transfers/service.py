@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import secrets
 from collections.abc import Callable
 from typing import Protocol
 
+from agent_pool.feature_codes import interface_of
+from agent_pool.roster import Roster
 from ivr.ami.codec import AmiMessage
 from ivr.calls.records import CallJournal
 from ivr.clock import Clock
@@ -36,7 +37,6 @@ from ivr.transfers.targets import resolve_target
 
 log = logging.getLogger(__name__)
 
-AGENT_CHANNEL = re.compile(r"^(?P<endpoint>PJSIP/agent-[^-]+)-[0-9a-f]+$")
 LEG_SUFFIX = "-leg"
 
 
@@ -84,7 +84,7 @@ class TransferService:
         ami = self._connected()
         config = self._config()
         channels = await ami.action_list("CoreShowChannels")
-        caller, agent = _caller_and_agent(channels, call_id, agent_channel)
+        caller, agent = _caller_and_agent(channels, call_id, agent_channel, config.roster)
         call_id = caller.get("Uniqueid")
         current = self._registry.for_call(call_id)
         if current is not None and current.active:
@@ -99,6 +99,7 @@ class TransferService:
             id=f"xfer-{secrets.token_hex(6)}", call_id=call_id, target=resolved, mode=mode,
             requested_at=self._clock.now(), requested_by=by,
             caller_channel=caller.get("Channel"), agent_channel=agent.get("Channel"),
+            agent_id=_agent_id(config.roster, agent.get("Channel")),
             summary=summary or config.rules.transfers.default_summary)
         self._registry.add(transfer)
         self._journal.append(
@@ -106,6 +107,7 @@ class TransferService:
             target=resolved.name, target_kind=resolved.kind.value, mode=mode.value,
             dial=resolved.dial, backup_dial=resolved.backup_dial, by=by,
             caller_channel=transfer.caller_channel, agent=transfer.agent_channel,
+            agent_id=transfer.agent_id,
             summary=transfer.summary, description=resolved.description,
             on_failure=resolved.on_failure.value)
         try:
@@ -131,13 +133,13 @@ class TransferService:
                   "HOTLINE_CALL_ID": transfer.call_id}
         wait_s = target.answer_s * (2 if target.backup_dial else 1) \
             + config.rules.transfers.agent_wait_margin_s
-        agent_endpoint = AGENT_CHANNEL.match(transfer.agent_channel or "")
         caller_vars = {**common, "HOTLINE_XFER_AGENT": transfer.agent_channel or ""}
         if transfer.mode is TransferMode.BLIND:
             caller_vars.update({
                 "HOTLINE_XFER_DIAL": target.dial, "HOTLINE_XFER_BACKUP": target.backup_dial or "",
                 "HOTLINE_XFER_TIMEOUT": str(target.answer_s),
-                "HOTLINE_XFER_AGENT_DIAL": agent_endpoint["endpoint"] if agent_endpoint else "",
+                "HOTLINE_XFER_AGENT_DIAL": interface_of(transfer.agent_channel or "")
+                if transfer.agent_channel else "",
                 "HOTLINE_XFER_AGENT_RING": str(config.rules.acd.ring_timeout_s)})
         agent_vars = {**common, "HOTLINE_XFER_WAIT": str(wait_s)}
         # pipelined: AMI runs them in order, we wait for the round trips only once
@@ -221,17 +223,26 @@ class TransferService:
         return self._registry.all()
 
 
-def _caller_and_agent(channels: list[AmiMessage], call_id: str | None,
-                      agent_channel: str | None) -> tuple[AmiMessage, AmiMessage]:
-    """The caller's channel and the agent's channel bridged with it."""
-    by_name = {c.get("Channel"): c for c in channels}
+def _agent_id(roster: Roster, channel: str) -> str | None:
+    """The roster id of the agent whose phone ``channel`` is, None for any other channel."""
+    agent = roster.by_interface(interface_of(channel))
+    return agent.id if agent else None
+
+
+def _caller_and_agent(channels: list[AmiMessage], call_id: str | None, agent_channel: str | None,
+                      roster: Roster) -> tuple[AmiMessage, AmiMessage]:
+    """The caller's channel and the agent's channel bridged with it (agents: the roster's phones)."""
+    def is_agent(c: AmiMessage) -> bool:
+        return _agent_id(roster, c.get("Channel")) is not None
+
     if call_id is None:
-        agent = by_name.get(agent_channel or "")
+        agent = next((c for c in channels if c.get("Channel") == agent_channel), None)
         if agent is None:
             raise CallNotFound(f"agent channel {agent_channel} is not up")
+        if not is_agent(agent):
+            raise NotWithAgent(f"{agent_channel} is not an agent's phone (agents.yaml)")
         bridge = agent.get("BridgeId")
-        peers = [c for c in channels if bridge and c.get("BridgeId") == bridge and c is not agent
-                 and not AGENT_CHANNEL.match(c.get("Channel"))]
+        peers = [c for c in channels if bridge and c.get("BridgeId") == bridge and not is_agent(c)]
         if not peers:
             raise NotWithAgent(f"agent channel {agent_channel} is not talking with a caller")
         return peers[0], agent
@@ -239,8 +250,7 @@ def _caller_and_agent(channels: list[AmiMessage], call_id: str | None,
     if caller is None:
         raise CallNotFound(f"no live call {call_id} (see `hotline calls`)")
     bridge = caller.get("BridgeId")
-    agents = [c for c in channels if bridge and c.get("BridgeId") == bridge
-              and AGENT_CHANNEL.match(c.get("Channel"))]
+    agents = [c for c in channels if bridge and c.get("BridgeId") == bridge and is_agent(c)]
     if not agents:
         raise NotWithAgent(f"call {call_id} is not connected to a 12345 agent")
     return caller, agents[0]

@@ -54,8 +54,9 @@ class Hotline:
                                        self.registry)
         self.workorders = InMemoryWorkOrderStore()
         self.notified: list[WorkOrder] = []
+        self.cancel_requests: list[str] = []
         self.adapter = TransferEventAdapter(self.registry, journal, self.clock, self.workorders,
-                                            self.notified.append)
+                                            self.notified.append, self.cancel_requests.append)
 
     def restarted(self) -> Hotline:
         """The controller process again: same journal, empty memory."""
@@ -269,6 +270,7 @@ async def test_the_agent_cancelling_from_the_phone_is_recorded(hotline: Hotline)
     hotline.feed(dialling(t), user_event("CancelRequest", CALL_ID, t.id, channel=AGENT))
     step = hotline.steps()[-1]
     assert (step["step"], step["by"]) == ("transfer_cancel_requested", "agent-phone")
+    assert hotline.cancel_requests == [CALL_ID]  # the controller is asked to stop the ringing
 
 
 async def test_blind_answered_on_the_callers_dial_hands_the_caller_over(hotline: Hotline) -> None:

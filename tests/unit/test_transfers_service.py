@@ -149,7 +149,7 @@ async def test_start_is_journalled_with_everything_a_restarted_controller_needs(
         "call_id": CALL_ID, "step": "transfer_requested", "at": T0.isoformat(), "transfer": transfer.id,
         "target": "subcenter-12366", "target_kind": "subcenter", "mode": "attended",
         "dial": "PJSIP/12366@subcenters", "backup_dial": None, "by": "cli", "caller_channel": CALLER,
-        "agent": AGENT, "summary": "发票遗失补办", "description": "税务 tax sub-center",
+        "agent": AGENT, "agent_id": "1001", "summary": "发票遗失补办", "description": "税务 tax sub-center",
         "on_failure": "workorder"}
     assert transfer.requested_at == T0 and transfer.history == [(T0, TransferState.DIALLING)]
     assert ctl.service.transfers() == [transfer]

@@ -1,0 +1,1 @@
+"""Benchmarks: run each script directly (see their module docstrings)."""
