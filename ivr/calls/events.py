@@ -14,6 +14,8 @@ _USER_EVENTS = {
     "HotlineQueue": "queued",
     "HotlineQueueResult": "queue_result",
     "HotlineCallbackRequest": "callback_requested",
+    "HotlineListen": "listen_dialled",
+    "HotlineClassified": "speech_routed",
 }
 
 
@@ -44,7 +46,10 @@ class CallEventAdapter:
                                       ("queue", event.get("Queue")),
                                       ("priority", event.get("Priority")),
                                       ("skill", event.get("Skill")),
-                                      ("agi_status", event.get("AgiStatus"))) if v}
+                                      ("agi_status", event.get("AgiStatus")),
+                                      ("listen_status", event.get("ListenStatus")),
+                                      ("topic", event.get("Topic")),
+                                      ("urgency", event.get("Urgency"))) if v}
             self._journal.append(call_id, step, self._clock.now(),
                                  channel=event.get("Channel"), **data)
             if step == "callback_requested" and self._callbacks is not None:

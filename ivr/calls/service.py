@@ -35,6 +35,8 @@ class RepeatCallers:
         return last is not None and now - last <= timedelta(minutes=self._window_min())
 
 SoundResolver = Callable[[str], str]
+#: Extra channel variables for a decided call (listening: ivr.listening.service.plan).
+ListenPlanner = Callable[[Decision, CallFacts, str], dict[str, str]]
 
 
 def channel_variables(decision: Decision, call_id: str, sound: SoundResolver,
@@ -52,6 +54,7 @@ def channel_variables(decision: Decision, call_id: str, sound: SoundResolver,
         "HOTLINE_TAGS": ",".join(decision.tags),
         "HOTLINE_PROMPTS": "&".join(sound(p) for p in decision.prompts),
         "HOTLINE_DIAL": target.dial or "",
+        "HOTLINE_DIAL_BACKUP": target.backup_dial or "",
         "HOTLINE_DIAL_TIMEOUT": str(target.timeout_s or 20),
         "HOTLINE_QUEUE": target.queue or "",
         "HOTLINE_QUEUE_RULE": target.queue_rule or "",
@@ -68,8 +71,10 @@ class RoutingService:
     """Decides each inbound call and hands the decision to the dialplan."""
 
     def __init__(self, config: Callable[[], EngineConfig], clock: Clock,
-                 journal: CallJournal, sound: SoundResolver) -> None:
+                 journal: CallJournal, sound: SoundResolver,
+                 listen: ListenPlanner | None = None) -> None:
         self._config = config
+        self._listen = listen
         self._clock = clock
         self._journal = journal
         self._sound = sound
@@ -88,10 +93,15 @@ class RoutingService:
         now = self._clock.now()
         config = self._config()
         repeat = self._repeats.seen(caller, now) if caller else False
-        decision = decide(CallFacts(number=number, at=now, caller=caller, repeat_caller=repeat),
-                          config)
+        facts = CallFacts(number=number, at=now, caller=caller, repeat_caller=repeat)
+        decision = decide(facts, config)
         variables = channel_variables(decision, call_id, self._sound,
                                       config.rules.acd.max_wait_s)
+        listen = self._plan_listening(decision, facts, call_id)
+        if listen:  # before HOTLINE_TARGET_KIND, which the dialplan reads as "decided"
+            kind = variables.pop("HOTLINE_TARGET_KIND")
+            variables.update(listen)
+            variables["HOTLINE_TARGET_KIND"] = kind
         for name, value in variables.items():
             await session.set_variable(name, value)
         self._journal.append(
@@ -101,8 +111,19 @@ class RoutingService:
             target_kind=decision.target.kind.value, skill=decision.target.skill,
             queue=decision.target.queue, dial=decision.target.dial,
             priority=decision.target.priority, tags=decision.tags,
+            listening=bool(listen), speech_id=listen.get("HOTLINE_SPEECH_ID"),
         )
         log.info("call %s from %s to %s: %s/%s prompts=%s -> %s %s", call_id,
                  mask_number(caller) if caller else "-", number, decision.line.mode.value,
                  decision.phase.value, ",".join(decision.prompts), decision.target.kind.value,
                  decision.target.dial or decision.target.queue)
+
+    def _plan_listening(self, decision: Decision, facts: CallFacts, call_id: str) -> dict[str, str]:
+        """Listening variables; a planner bug only costs the call its pre-classification."""
+        if self._listen is None:
+            return {}
+        try:
+            return self._listen(decision, facts, call_id)
+        except Exception:
+            log.exception("call %s: listening plan failed; routing on the number alone", call_id)
+            return {}

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import signal
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
 
 from agent_pool.commands import AgentCommands
@@ -24,7 +25,11 @@ from ivr.clock import Clock, ShiftedClock, SystemClock
 from ivr.config.holder import ConfigHolder
 from ivr.control.server import ControlServer
 from ivr.controller.settings import ControllerSettings
+from ivr.listening.prompts import PromptAudio
+from ivr.listening.runtime import SpeechRuntime
+from ivr.listening.service import ListeningService
 from ivr.prompts.library import PromptLibrary
+from ivr.speech.server import AudioSocketServer, ServerConfig
 from ivr.transfers.api import TransferApi, TransferFeatureCodes
 from ivr.transfers.events import TransferEventAdapter
 from ivr.transfers.registry import TransferRegistry
@@ -45,8 +50,12 @@ class Controller:
         self.journal = CallJournal(settings.journal_path)
         self.callbacks = CallbackStore(settings.run_dir / "callbacks.db")
         self.prompts = PromptLibrary(settings.recordings_dir)
+        self.speech = SpeechRuntime(settings.config_dir)
+        self.listening = ListeningService(lambda: self.config.current, self.speech,
+                                          PromptAudio(self.prompts), self.journal, self.clock,
+                                          self.prompts.sound_name)
         self.routing = RoutingService(lambda: self.config.current, self.clock, self.journal,
-                                      self.prompts.sound_name)
+                                      self.prompts.sound_name, listen=self.listening.plan)
         self.events = CallEventAdapter(self.journal, self.clock, self.callbacks)
         self.acd = AcdTracker(lambda: self.config.current.roster,
                               lambda: self.config.current.rules.acd.wrapup_s,
@@ -64,6 +73,7 @@ class Controller:
         self.ami: AmiConnection | None = None
         self._tasks: asyncio.TaskGroup | None = None
         self._reload_requested = asyncio.Event()
+        self._audiosocket_ok = True  # False once the AudioSocket port could not be bound
 
     def _agent_commands(self) -> AgentCommands | None:
         if self.ami is None or self.ami.closed:
@@ -78,6 +88,8 @@ class Controller:
             await self.feature_codes.handle(session)
         elif script.startswith("xfer/"):
             await self.transfer_codes.handle(session)
+        elif script == "classify":
+            await self.listening.handle_classify(session)
         else:
             await self.routing.handle(session)
 
@@ -92,10 +104,14 @@ class Controller:
                      self.config.current.region, self.settings.config_dir,
                      self.settings.journal_path)
             try:
+                await self._configure_speech()
                 async with ControlServer(self.transfer_api.handle, self.settings.control_path) \
-                        as control, asyncio.TaskGroup() as tasks:
+                        as control, self._audiosocket() as audiosocket, \
+                        asyncio.TaskGroup() as tasks:
                     self._tasks = tasks
                     tasks.create_task(agi.serve(), name="fastagi-server")
+                    if audiosocket is not None:
+                        tasks.create_task(audiosocket.serve(), name="speech-audiosocket")
                     tasks.create_task(control.serve(), name="control-server")
                     tasks.create_task(self._supervise_ami(), name="ami-supervisor")
                     tasks.create_task(self._watch_config(), name="config-watcher")
@@ -105,6 +121,39 @@ class Controller:
                 loop.remove_signal_handler(signal.SIGHUP)
                 self.callbacks.close()
                 self.workorders.close()
+                self.speech.close()
+
+    async def _configure_speech(self) -> None:
+        rules = self.config.current.rules
+        listening = rules.listening
+        if not self._audiosocket_ok:
+            listening = listening.model_copy(update={"enabled": False})
+        await self.speech.configure(listening, rules.classification)
+
+    @contextlib.asynccontextmanager
+    async def _audiosocket(self) -> AsyncIterator[AudioSocketServer | None]:
+        """The AudioSocket server when listening is on; a bind failure only turns listening off."""
+        listening = self.config.current.rules.listening
+        if not listening.enabled:
+            yield None
+            return
+        server = AudioSocketServer(self.listening.handle_audio, listening.audiosocket.host,
+                                   listening.audiosocket.port,
+                                   ServerConfig(session_timeout_s=listening.listen_s + 2))
+        try:
+            await server.__aenter__()
+        except OSError as exc:
+            log.error("AudioSocket server cannot listen on %s:%d (%s); calls route without "
+                      "pre-classification", listening.audiosocket.host,
+                      listening.audiosocket.port, exc)
+            self._audiosocket_ok = False
+            await self._configure_speech()
+            yield None
+            return
+        try:
+            yield server
+        finally:
+            await server.__aexit__(None, None, None)
 
     def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
         """Run short background work (a feature-code transfer) in the controller's TaskGroup."""
@@ -180,4 +229,5 @@ class Controller:
                 if not self.config.changed_on_disk():
                     continue
             self._reload_requested.clear()
-            self.config.reload()
+            if self.config.reload():
+                await self._configure_speech()

@@ -118,6 +118,7 @@ class FixedPrompts(StrictModel):
     greeting: Greeting
     not_in_service: Text = Field(alias="not-in-service")
     hold: Text
+    listen: Text = "您好，12345热线，请简要说出您要办理的事项。"  # the greeting when listening
     transfer_connecting: Text = Field(alias="transfer-connecting")
     queue_comfort: Text = Field(alias="queue-comfort")
     no_agents_callback: Text = Field(alias="no-agents-callback")

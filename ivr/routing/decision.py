@@ -15,6 +15,7 @@ from ivr.config.engine import EngineConfig
 from ivr.masking import mask_number
 from ivr.routing.rules import CancelledPolicy
 from ivr.speech.classify import Classification
+from ivr.speech.settings import EmergencyAction
 
 
 class TargetKind(StrEnum):
@@ -64,6 +65,7 @@ class Target:
     queue_rule: str | None = None
     max_penalty: int | None = None  # the ACD penalty band the call may reach at once
     dial: str | None = None  # a sub-center, kept seats, legacy line or emergency service
+    backup_dial: str | None = None  # tried when ``dial`` does not answer (a backup trunk)
     number: str | None = None
     endpoint: str | None = None
     timeout_s: int | None = None  # ring time of ``dial``, or the longest wait in ``queue``
@@ -127,10 +129,14 @@ def _apply_classification(decision: Decision, facts: CallFacts, config: EngineCo
     if heard.is_emergency and heard.emergency_number in rules.emergency:
         service = rules.emergency[heard.emergency_number]
         behind = _queue(config, "general", facts, rules.acd.priority_diverted_emergency)
-        target = Target(TargetKind.EMERGENCY, skill="general", dial=service.dial,
-                        number=heard.emergency_number, queue=behind.queue,
-                        max_penalty=behind.max_penalty, timeout_s=rules.timing.emergency_answer_s,
-                        priority=behind.priority)
+        if rules.listening.emergency_action is EmergencyAction.DIAL:
+            target = Target(TargetKind.EMERGENCY, skill="general", dial=service.dial,
+                            backup_dial=service.backup_dial, number=heard.emergency_number,
+                            queue=behind.queue, queue_rule=behind.queue_rule,
+                            max_penalty=behind.max_penalty,
+                            timeout_s=rules.timing.emergency_answer_s, priority=behind.priority)
+        else:
+            target = behind
         tags.append(f"emergency:{heard.emergency_number}")
     elif decision.line.mode in (LineMode.MAIN, LineMode.UNKNOWN) and heard.domain != "general":
         target = _queue(config, heard.domain, facts, target.priority)
@@ -211,7 +217,8 @@ def _decide_line(
     if match.mode is MergeMode.SUB_CENTER and match.subcenter is not None:
         endpoint = rules.endpoints[match.subcenter.endpoint]
         target = Target(TargetKind.SUBCENTER, skill=match.domain, dial=endpoint.dial,
-                        endpoint=match.subcenter.endpoint, number=match.number,
+                        backup_dial=endpoint.backup_dial, endpoint=match.subcenter.endpoint,
+                        number=match.number,
                         queue=agents.queue, queue_rule=agents.queue_rule,
                         max_penalty=agents.max_penalty,
                         timeout_s=rules.timing.subcenter_answer_s, priority=agents.priority)

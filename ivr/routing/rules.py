@@ -10,6 +10,7 @@ from pydantic import Field
 from ivr.catalogue.model import Identifier, Number
 from ivr.config.validate import StrictModel
 from ivr.speech.rules import ClassificationRules
+from ivr.speech.settings import ListeningRules
 
 DialString = Annotated[str, Field(pattern=r"^[A-Za-z]+/\S+$", description="an Asterisk Dial() target")]
 
@@ -144,3 +145,4 @@ class RoutingRules(StrictModel):
     transfers: Transfers = Transfers()
     acd: Acd = Acd()
     classification: ClassificationRules | None = None  # speech pre-classification keywords
+    listening: ListeningRules = ListeningRules()  # live pre-classification over AudioSocket

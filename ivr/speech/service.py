@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from ivr.speech.classify import Classification, classify
 from ivr.speech.nb import NgramModel
@@ -85,6 +85,26 @@ class SpeechService:
     config: PipelineConfig
     board: ResultBoard
     prompt: bytes = b""  # 8 kHz 16-bit mono audio played while listening (barge-in stops it)
+    keep: int = 1000  # per-call prompts remembered for calls not yet connected
+    _expected: OrderedDict[uuid.UUID, tuple[bytes, PipelineConfig]] = field(
+        default_factory=OrderedDict, init=False, repr=False)
+
+    def expect(self, call_id: uuid.UUID, prompt: bytes, listen_after_prompt: bool = True) -> None:
+        """Play ``prompt`` (instead of the default) to the AudioSocket call ``call_id``.
+
+        With ``listen_after_prompt`` the no-speech timeout counts from the end of the prompt
+        (a caller who waits for it to finish still gets the whole timeout), within the budget.
+        """
+        config = self.config
+        if listen_after_prompt and prompt:
+            prompt_ms = len(prompt) * 1000 // (2 * 8000)
+            latest = config.budget_ms - config.decision_reserve_ms
+            timeout = min(prompt_ms + config.vad.no_speech_timeout_ms, latest)
+            config = replace(config, vad=replace(config.vad, no_speech_timeout_ms=max(
+                timeout, config.vad.no_speech_timeout_ms)))
+        self._expected[call_id] = (prompt, config)
+        while len(self._expected) > self.keep:
+            self._expected.popitem(last=False)
 
     def classify(self, text: str) -> Classification:
         """The configured classifier."""
@@ -92,13 +112,14 @@ class SpeechService:
 
     async def handle(self, session: AudioSocketSession) -> None:
         """AudioSocket handler: listen, classify, post, hang up the AudioSocket leg."""
-        if self.prompt:
-            session.send_audio(self.prompt)
+        prompt, config = self._expected.pop(session.uuid, (self.prompt, self.config))
+        if prompt:
+            session.send_audio(prompt)
 
         def barge_in(_: SpeechStarted) -> None:
             session.stop_audio()
 
-        result = await preclassify(session.audio(), self.classify, self.streams, self.config,
+        result = await preclassify(session.audio(), self.classify, self.streams, config,
                                    on_speech_started=barge_in)
         self.board.post(session.uuid, result)
         session.stop_audio()

@@ -122,7 +122,7 @@ def test_command_generates_fixed_prompts(
     shutil.copy(REPO / "recordings" / "prompts.yaml", recordings / "prompts.yaml")
     assert main(["--root", str(tmp_path), "--jobs", "2"]) == 0
     out = capsys.readouterr().out
-    assert "9 generated" in out and "[9/9]" in out
+    assert "10 generated" in out and "[10/10]" in out
     assert wav_format(recordings / "generated" / "greeting.wav").asterisk_ok
     assert main(["--root", str(tmp_path)]) == 0
-    assert "0 generated, 9 up to date" in capsys.readouterr().out
+    assert "0 generated, 10 up to date" in capsys.readouterr().out

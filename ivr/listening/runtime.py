@@ -1,0 +1,134 @@
+"""The speech engine the controller runs: the Vosk model (loaded once), the recogniser
+pool, the classifier and the AudioSocket handler.
+
+A missing or broken model is logged at start-up as an error naming the path, and the
+runtime reports itself unavailable: calls then route on their dialled number alone
+(the general queue for 12345) instead of listening. A configuration reload that changes
+the model path, the grammar or the pool size loads the new engine in a thread and swaps
+it in; calls already listening finish on the old one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+from ivr.speech.asr import AsrConfig, AsrEngine, ModelError, load_model
+from ivr.speech.nb import ModelFileError, NgramModel, load_ngram_model
+from ivr.speech.pipeline import StreamFactory
+from ivr.speech.rules import ClassificationRules
+from ivr.speech.server import AudioSocketSession
+from ivr.speech.service import ResultBoard, SpeechService
+from ivr.speech.settings import GrammarMode, ListeningRules
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EngineKey:
+    """What a loaded engine was built from: a change means loading again."""
+
+    model_path: Path
+    grammar: tuple[str, ...]
+    workers: int
+    recognizer_rate: int
+
+
+class SpeechRuntime:
+    """Owns the recogniser and the :class:`SpeechService` of the current configuration."""
+
+    def __init__(self, config_dir: Path, board: ResultBoard | None = None) -> None:
+        self._config_dir = config_dir
+        self.board = board or ResultBoard()
+        self._engine: AsrEngine | None = None
+        self._key: EngineKey | None = None
+        self._service: SpeechService | None = None
+        self._ngram: NgramModel | None = None
+        self._ngram_loaded = False
+        self.error: str | None = None  # why listening is off (None: it is on)
+
+    @property
+    def available(self) -> bool:
+        """True when calls can be pre-classified now."""
+        return self._service is not None and self._service.streams is not None
+
+    @property
+    def service(self) -> SpeechService | None:
+        """The current service (None before :meth:`configure`)."""
+        return self._service
+
+    def _classifier_model(self) -> NgramModel | None:
+        if not self._ngram_loaded:
+            self._ngram_loaded = True
+            try:
+                self._ngram = load_ngram_model()
+            except ModelFileError as exc:
+                log.error("speech: %s; classifying on keywords alone", exc)
+        return self._ngram
+
+    async def configure(self, listening: ListeningRules,
+                        rules: ClassificationRules | None) -> None:
+        """Build (or rebuild) the engine for this configuration; never raises for the model."""
+        if not listening.enabled or rules is None:
+            self.error = ("listening disabled in routing_rules.yaml" if not listening.enabled
+                          else "routing_rules.yaml has no classification section")
+            self._swap(None, None)
+            self._service = None
+            log.info("speech pre-classification off: %s", self.error)
+            return
+        grammar = rules.all_phrases() if listening.grammar is GrammarMode.KEYWORDS else ()
+        key = EngineKey(listening.resolved_model_path(self._config_dir), tuple(grammar),
+                        listening.workers, listening.recognizer_rate)
+        if key != self._key:
+            engine = await asyncio.to_thread(self._load, key)
+            self._swap(engine, key if engine else None)
+        streams: StreamFactory | None = None
+        if self._engine is not None:
+            streams = functools.partial(self._engine.open_stream, grammar)
+        model = await asyncio.to_thread(self._classifier_model)
+        self._service = SpeechService(streams, rules, model, listening.pipeline(), self.board)
+
+    def _load(self, key: EngineKey) -> AsrEngine | None:
+        try:
+            model = load_model(key.model_path)
+        except ModelError as exc:
+            self.error = f"speech model unusable, calls route without pre-classification: {exc}"
+            log.error("%s (fetch it with tools/fetch_vosk_model, or set listening.model_path "
+                      "or $HOTLINE_VOSK_MODEL)", self.error)
+            return None
+        self.error = None
+        log.info("speech model loaded from %s (%d worker(s), %s)", key.model_path, key.workers,
+                 f"{len(key.grammar)} keyword phrases" if key.grammar else "free-form")
+        return AsrEngine(model, AsrConfig(model_path=key.model_path,
+                                          recognizer_rate=key.recognizer_rate,
+                                          workers=key.workers, grammar=key.grammar))
+
+    def _swap(self, engine: AsrEngine | None, key: EngineKey | None) -> None:
+        old = self._engine
+        self._engine, self._key = engine, key
+        if old is not None and old is not engine:
+            old.close()
+
+    async def handle(self, session: AudioSocketSession, prompt: bytes) -> None:
+        """Pre-classify one AudioSocket call with the current service."""
+        service = self._service
+        if service is None:
+            await session.hangup()
+            return
+        service.expect(session.uuid, prompt)
+        await service.handle(session)
+
+    def close(self) -> None:
+        """Stop the recogniser pool."""
+        self._swap(None, None)
+
+    def __enter__(self) -> SpeechRuntime:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
