@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from ivr.speech.asr import AsrConfig, AsrEngine, ModelError, load_model
+from ivr.speech.asr import AsrConfig, AsrEngine, ModelError, load_model, split_vocabulary
 from ivr.speech.nb import ModelFileError, NgramModel, load_ngram_model
 from ivr.speech.pipeline import StreamFactory
 from ivr.speech.rules import ClassificationRules
@@ -49,6 +49,7 @@ class SpeechRuntime:
         self._service: SpeechService | None = None
         self._ngram: NgramModel | None = None
         self._ngram_loaded = False
+        self._grammar: tuple[str, ...] = ()  # the usable keyword phrases of the loaded model
         self.error: str | None = None  # why listening is off (None: it is on)
 
     @property
@@ -88,7 +89,7 @@ class SpeechRuntime:
             self._swap(engine, key if engine else None)
         streams: StreamFactory | None = None
         if self._engine is not None:
-            streams = functools.partial(self._engine.open_stream, grammar)
+            streams = functools.partial(self._engine.open_stream, self._grammar)
         model = await asyncio.to_thread(self._classifier_model)
         self._service = SpeechService(streams, rules, model, listening.pipeline(), self.board)
 
@@ -101,11 +102,24 @@ class SpeechRuntime:
                       "or $HOTLINE_VOSK_MODEL)", self.error)
             return None
         self.error = None
+        grammar: tuple[str, ...] = ()
+        if key.grammar:
+            usable, unknown = split_vocabulary(model, key.grammar)
+            grammar = tuple(usable)
+            if unknown:
+                log.warning("speech: %d of %d keyword phrases use words the model at %s does not "
+                            "know and are left out of the grammar (e.g. %s); write them as the "
+                            "model segments them, space-separated", len(unknown),
+                            len(key.grammar), key.model_path, ", ".join(unknown[:8]))
+            if not usable:
+                log.error("speech: no keyword phrase fits the model's vocabulary; decoding "
+                          "free-form")
         log.info("speech model loaded from %s (%d worker(s), %s)", key.model_path, key.workers,
-                 f"{len(key.grammar)} keyword phrases" if key.grammar else "free-form")
+                 f"{len(grammar)} keyword phrases" if grammar else "free-form")
+        self._grammar = grammar
         return AsrEngine(model, AsrConfig(model_path=key.model_path,
                                           recognizer_rate=key.recognizer_rate,
-                                          workers=key.workers, grammar=key.grammar))
+                                          workers=key.workers, grammar=grammar))
 
     def _swap(self, engine: AsrEngine | None, key: EngineKey | None) -> None:
         old = self._engine

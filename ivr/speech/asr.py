@@ -70,6 +70,12 @@ class SpeechModel:
     model: Any  # vosk.Model (untyped)
     dynamic_graph: bool  # HCLr.fst + Gr.fst: grammars work; HCLG.fst models ignore them
 
+    @property
+    def has_unknown_word(self) -> bool:
+        """Whether the vocabulary has ``[unk]`` (keeps speech outside a grammar out of it)."""
+        finder = getattr(self.model, "vosk_model_find_word", None)
+        return finder is None or bool(finder("[unk]") >= 0)
+
 
 def _check_file(path: Path, magic: bytes | None) -> str | None:
     if not path.is_file():
@@ -132,6 +138,21 @@ def load_model(path: Path | str, log_level: int = -1) -> SpeechModel:
     return SpeechModel(path=path, model=model, dynamic_graph=dynamic)
 
 
+def split_vocabulary(model: SpeechModel, phrases: Sequence[str]) -> tuple[list[str], list[str]]:
+    """``(usable, unknown)``: phrases whose every word the model knows, and the rest.
+
+    Vosk drops unknown grammar words itself, but logs a warning for each one on every
+    recogniser it builds (once per call); check the list once at start-up instead.
+    """
+    usable: list[str] = []
+    unknown: list[str] = []
+    for phrase in dict.fromkeys(phrases):
+        words = phrase.split()
+        known = bool(words) and all(model.model.vosk_model_find_word(w) >= 0 for w in words)
+        (usable if known else unknown).append(phrase)
+    return usable, unknown
+
+
 class Decoder(Protocol):
     """A blocking, single-call recogniser (Vosk's, or a fake in tests)."""
 
@@ -162,7 +183,7 @@ class VoskDecoder:
         if phrases:
             if not model.dynamic_graph:
                 log.warning("model at %s has a static graph: the grammar is ignored", model.path)
-            if config.grammar_unknown and "[unk]" not in phrases:
+            if config.grammar_unknown and "[unk]" not in phrases and model.has_unknown_word:
                 phrases.append("[unk]")
             self._rec = vosk.KaldiRecognizer(model.model, config.recognizer_rate,
                                              json.dumps(phrases, ensure_ascii=False))

@@ -52,6 +52,7 @@ class PipelineConfig:
     preroll_ms: int = 500  # audio before the detected onset handed to ASR (≥ start_window_ms)
     retry_empty: bool = True  # an utterance with no transcript (a cough): keep listening
     early_emergency: bool = True  # decide on a partial transcript that reads as an emergency
+    early_emergency_hold_ms: int = 400  # ... once partials have read so for this much audio
     vad: VadConfig = field(default_factory=lambda: VadConfig(no_speech_timeout_ms=8_000))
 
     def __post_init__(self) -> None:
@@ -123,6 +124,7 @@ class _Trace:
     ended_at: float | None = None
     final_at: float | None = None
     early: Classification | None = None
+    early_candidate: tuple[str | None, int] | None = None  # (service number, since audio ms)
 
 
 async def _decode(stream: AsrStream, queue: asyncio.Queue[bytes | None],
@@ -227,7 +229,13 @@ async def _listen(
             on_partial(result)
         if config.early_emergency and trace.early is None and result.text:
             reading = classify(result.text)
-            if reading.is_emergency:
+            if not reading.is_emergency:
+                trace.early_candidate = None  # a misheard word the decoder took back
+                return
+            candidate = trace.early_candidate
+            if candidate is None or candidate[0] != reading.emergency_number:
+                trace.early_candidate = candidate = (reading.emergency_number, endpointer.now_ms)
+            if endpointer.now_ms - candidate[1] >= config.early_emergency_hold_ms:
                 trace.transcript = result.text
                 trace.early = reading
 

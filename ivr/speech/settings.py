@@ -100,6 +100,7 @@ class ListeningRules(StrictModel):
     decision_reserve_ms: int = Field(1_500, ge=0, le=10_000)  # stop listening this early
     preroll_ms: int = Field(500, ge=0, le=2000)
     early_emergency: bool = True  # decide on a partial transcript that reads as an emergency
+    early_emergency_hold_ms: int = Field(400, ge=0, le=5000)  # ... for this much audio
     emergency_action: EmergencyAction = EmergencyAction.DIAL
     vad: VadSettings = VadSettings()
 
@@ -126,6 +127,7 @@ class ListeningRules(StrictModel):
         return PipelineConfig(budget_ms=self.budget_ms,
                               decision_reserve_ms=self.decision_reserve_ms,
                               preroll_ms=self.preroll_ms, early_emergency=self.early_emergency,
+                              early_emergency_hold_ms=self.early_emergency_hold_ms,
                               vad=self.vad.config())
 
     @property

@@ -136,3 +136,20 @@ def rtp_call(number: str, trace_dir: Path, rtp_port: int, scenario: str = "rtp_c
             "-d", str(hold_ms), "-timeout", f"{timeout_s}s", "-timeout_error",
             "-recv_timeout", f"{timeout_s * 1000}", *extra]
     return _start(label, args, trace_dir / label)
+
+
+def speech_call(number: str, trace_dir: Path, pcm: bytes, caller: str = "13800138000",
+                sip_port: int = 5060, timeout_s: int = 60, name: str | None = None) -> SippPeer:
+    """A caller (one call) dialling ``number`` who says ``pcm`` (8 kHz 16-bit mono) once
+    answered: SIPp plays it as PCMU RTP from a pcap (``speech_caller.xml``), then waits
+    for the far end to hang up."""
+    from ivr.testing.pcap import write_rtp_pcap
+
+    label = name or f"speech-uac-{number}"
+    (trace_dir / label).mkdir(parents=True, exist_ok=True)
+    write_rtp_pcap(pcm, trace_dir / label / "speech.pcap")
+    args = ["127.0.0.1:" + str(sip_port), "-sf", str(SCENARIOS / "speech_caller.xml"),
+            "-s", number, "-key", "caller", caller, "-i", "127.0.0.1",
+            "-p", str(next(_local_ports)), "-mp", str(next(_media_ports)), "-m", "1",
+            "-timeout", f"{timeout_s}s", "-timeout_error", "-recv_timeout", f"{timeout_s * 1000}"]
+    return _start(label, args, trace_dir / label)
