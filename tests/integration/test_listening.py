@@ -138,6 +138,8 @@ def test_a_caller_who_waits_for_the_prompt_is_heard_too(
     assert classified["classification"]["domain"] == "tax"
     assert classified["speech"]["speech_started_ms"] > PROMPT_S * 1000
     assert classified["within_budget"]
+    queued = record.first("queued")
+    assert queued is not None and queued["queue"] == "hl-tax"
 
 
 def test_a_fire_goes_straight_to_119(
@@ -164,3 +166,5 @@ def test_a_silent_caller_reaches_the_general_queue_within_the_budget(
     assert classified["within_budget"]
     # the no-speech timeout counts from the end of the prompt
     assert classified["budget_used_ms"] > PROMPT_S * 1000 + 5000
+    queued = record.first("queued")
+    assert queued is not None and queued["queue"] == "hl-general"
