@@ -172,11 +172,10 @@ class ListeningService:
 
     async def _apply(self, session: AgiSession, decision: Decision, result: PipelineResult,
                      call_id: str, config: EngineConfig) -> None:
-        """Rewrite the HOTLINE_* variables; the prompts were played over AudioSocket."""
-        prompts = ([config.rules.transfers.hold_prompt]
-                   if decision.target.kind is TargetKind.EMERGENCY else [])
+        """Rewrite the HOTLINE_* variables. The prompts were played over AudioSocket, and an
+        emergency is dialled at once (the caller hears it ring), so none play now."""
         variables = {**screen_pop(result),
-                     **channel_variables(replace(decision, prompts=prompts), call_id,
+                     **channel_variables(replace(decision, prompts=[]), call_id,
                                          self._sound, config.rules.acd.max_wait_s)}
         for name, value in variables.items():
             await session.set_variable(name, value)

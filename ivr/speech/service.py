@@ -29,6 +29,16 @@ from ivr.speech.server import AudioSocketSession
 from ivr.speech.vad import SpeechStarted
 
 
+def after_prompt(config: PipelineConfig, prompt_ms: int) -> PipelineConfig:
+    """``config`` with the no-speech timeout counted from the end of a ``prompt_ms`` prompt
+    (a caller who waits for the prompt to finish still gets the whole timeout), within the
+    listening time the budget leaves."""
+    latest = config.budget_ms - config.decision_reserve_ms
+    timeout = max(min(prompt_ms + config.vad.no_speech_timeout_ms, latest),
+                  config.vad.no_speech_timeout_ms)
+    return replace(config, vad=replace(config.vad, no_speech_timeout_ms=timeout))
+
+
 class ResultBoard:
     """Results by call UUID, kept for the last ``keep`` calls; waiters are woken on post."""
 
@@ -97,11 +107,7 @@ class SpeechService:
         """
         config = self.config
         if listen_after_prompt and prompt:
-            prompt_ms = len(prompt) * 1000 // (2 * 8000)
-            latest = config.budget_ms - config.decision_reserve_ms
-            timeout = min(prompt_ms + config.vad.no_speech_timeout_ms, latest)
-            config = replace(config, vad=replace(config.vad, no_speech_timeout_ms=max(
-                timeout, config.vad.no_speech_timeout_ms)))
+            config = after_prompt(config, len(prompt) * 1000 // (2 * 8000))
         self._expected[call_id] = (prompt, config)
         while len(self._expected) > self.keep:
             self._expected.popitem(last=False)

@@ -13,3 +13,43 @@ def korean_model_dir() -> Path | None:
     if spec is None or not spec.submodule_search_locations:
         return None
     return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+#: Korean words the Korean model spots reliably in espeak-ng speech, for tests and benches.
+KOREAN_TAX_REQUEST = "안녕하세요 날씨 문의"  # "hello, a question about the weather"
+KOREAN_FIRE = "화재가 발생했습니다"  # "a fire broke out"
+
+
+def korean_listening_edits(model_dir: Path, port: int) -> tuple[tuple[str, str], ...]:
+    """Text replacements in the shipped routing_rules.yaml that make the engine listen with
+    the Korean model in keyword-spotting mode: 안녕하세요 becomes a tax keyword and 화재
+    ("fire") a fire-emergency keyword; the AudioSocket server moves to ``port``."""
+    return (
+        ("  grammar: free ", "  grammar: keywords "),
+        ("model_path: ~/.cache/hotline12345/models/vosk-model-small-cn-0.22",
+         f"model_path: {model_dir}"),
+        ("port: 9092}", f"port: {port}}}"),
+        ("      keywords: [着火,", "      keywords: [화재, 着火,"),
+        ("      keywords: [税,", "      keywords: [안녕하세요, 税,"),
+        ("  grammar: [我 要 投诉,", "  grammar: [화재, 발생, 안녕하세요, 날씨, 오늘, 문의, 我 要 投诉,"),
+    )
+
+
+def edited_config(source: Path, target: Path, edits: tuple[tuple[str, str], ...]) -> Path:
+    """A copy of the configuration in ``source`` with text ``edits`` in routing_rules.yaml
+    (recordings linked, not copied)."""
+    import shutil
+
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("merger_catalogue.yaml", "routing_rules.yaml", "agents.yaml"):
+        shutil.copy(source / name, target / name)
+    if not (target / "recordings").exists():
+        (target / "recordings").symlink_to(source / "recordings")
+    rules = target / "routing_rules.yaml"
+    text = rules.read_text(encoding="utf-8")
+    for old, new in edits:
+        if old not in text:
+            raise ValueError(f"{rules}: {old!r} not found")
+        text = text.replace(old, new, 1)
+    rules.write_text(text, encoding="utf-8")
+    return target

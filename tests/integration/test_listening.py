@@ -22,7 +22,12 @@ from ivr.calls.records import CallRecord
 from ivr.sandbox.state import SandboxState
 from ivr.speech.testaudio import silence, speech
 from ivr.testing.controller import ControllerProcess
-from ivr.testing.models import korean_model_dir
+from ivr.testing.models import (
+    KOREAN_FIRE,
+    KOREAN_TAX_REQUEST,
+    korean_listening_edits,
+    korean_model_dir,
+)
 from ivr.testing.sipp import SippPeer, answering_peer, speech_call
 
 MODEL = korean_model_dir()
@@ -33,18 +38,12 @@ if MODEL is None:
 
 LOGIN = ("1007", "1008")  # 1007: tax 5, general 4; 1008: general 9
 RULES_EDIT = (
-    ("  grammar: free ", "  grammar: keywords "),
-    ("model_path: ~/.cache/hotline12345/models/vosk-model-small-cn-0.22", f"model_path: {MODEL}"),
-    ("port: 9092}", "port: 19092}"),
-    ("      keywords: [着火,", "      keywords: [화재, 着火,"),
-    ("      keywords: [税,", "      keywords: [안녕하세요, 税,"),
-    ("  grammar: [我 要 投诉,", "  grammar: [화재, 발생, 안녕하세요, 날씨, 오늘, 문의, 我 要 投诉,"),
-    # back-to-back calls: no wrap-up, and an agent without a phone running is not paused
+    *korean_listening_edits(MODEL, 19092),
+    # back-to-back calls: no wrap-up pause after each (else the tax call would go to 1008)
     ("  wrapup_s: 10 ", "  wrapup_s: 0 "),
-    ("  autopause_on_no_answer: true", "  autopause_on_no_answer: false"),
 )
-TAX_REQUEST = "안녕하세요 날씨 문의"  # "hello, a question about the weather": all three spotted
-FIRE = "화재가 발생했습니다"  # "a fire broke out": spots 화재 발생
+TAX_REQUEST = KOREAN_TAX_REQUEST  # all three words spotted: 안녕하세요 makes it tax
+FIRE = KOREAN_FIRE  # spots 화재 발생
 PROMPT_S = 5.3  # recordings/generated/listen.wav
 
 
