@@ -42,6 +42,8 @@ bench: prompts
 	$(PY) bench/post_dial_delay.py
 	$(PY) bench/acd_bench.py
 	$(PY) bench/speech_bench.py
+	$(PY) bench/transfer_bench.py
+	$(PY) bench/listening_bench.py
 
 clean: sandbox-down
 	rm -rf .venv recordings/generated .pytest_cache

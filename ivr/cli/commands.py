@@ -11,7 +11,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from ivr.config.engine import load_engine_config
+from ivr.config.engine import EngineConfig, load_engine_config
 from ivr.config.errors import ConfigError, ConfigProblem
 from ivr.controller.settings import ControllerSettings, ami_settings_from_env, default_run_dir
 from ivr.routing.decision import CallFacts, decide
@@ -156,7 +156,26 @@ def _check(args: argparse.Namespace) -> int:
     counts = ", ".join(f"{key} {len(region.lines)}+{len(region.patterns)}p"
                        for key, region in config.catalogue.regions.items())
     print(f"ok: {directory} (region {config.region}; lines per region: {counts})")
+    print(_listening_status(config, Path(directory)))
     return 0
+
+
+def _listening_status(config: EngineConfig, directory: Path) -> str:
+    """One line on live pre-classification: on, off, or the model it cannot find."""
+    listening = config.rules.listening
+    if not listening.enabled:
+        return "listening: off (listening.enabled is false): calls route on the dialled number"
+    from ivr.speech.asr import check_model_dir
+
+    path = listening.resolved_model_path(directory)
+    problems = check_model_dir(path)
+    if problems:
+        return (f"warning: listening: speech model at {path} unusable ({'; '.join(problems)}): "
+                "calls will route without pre-classification; tools/fetch_vosk_model installs it")
+    lines = ", ".join(line.value for line in listening.lines)
+    return (f"listening: on for {lines}; model {path}, {listening.grammar.value} decoding, "
+            f"AudioSocket {listening.audiosocket.host}:{listening.audiosocket.port}, "
+            f"budget {listening.budget_ms} ms")
 
 
 def _check_prompts(directory: Path) -> list[ConfigProblem]:
