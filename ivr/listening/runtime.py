@@ -50,6 +50,8 @@ class SpeechRuntime:
         self._ngram: NgramModel | None = None
         self._ngram_loaded = False
         self._grammar: tuple[str, ...] = ()  # the usable keyword phrases of the loaded model
+        self._users: dict[int, int] = {}  # id(engine) -> calls listening on it
+        self._retiring: dict[int, AsrEngine] = {}  # replaced engines still in use
         self.error: str | None = None  # why listening is off (None: it is on)
 
     @property
@@ -77,8 +79,8 @@ class SpeechRuntime:
         if not listening.enabled or rules is None:
             self.error = ("listening disabled in routing_rules.yaml" if not listening.enabled
                           else "routing_rules.yaml has no classification section")
-            self._swap(None, None)
             self._service = None
+            await self._swap(None, None)
             log.info("speech pre-classification off: %s", self.error)
             return
         grammar = rules.all_phrases() if listening.grammar is GrammarMode.KEYWORDS else ()
@@ -86,7 +88,7 @@ class SpeechRuntime:
                         listening.workers, listening.recognizer_rate)
         if key != self._key:
             engine = await asyncio.to_thread(self._load, key)
-            self._swap(engine, key if engine else None)
+            await self._swap(engine, key if engine else None)
         streams: StreamFactory | None = None
         if self._engine is not None:
             streams = functools.partial(self._engine.open_stream, self._grammar)
@@ -121,24 +123,46 @@ class SpeechRuntime:
                                           recognizer_rate=key.recognizer_rate,
                                           workers=key.workers, grammar=grammar))
 
-    def _swap(self, engine: AsrEngine | None, key: EngineKey | None) -> None:
+    async def _swap(self, engine: AsrEngine | None, key: EngineKey | None) -> None:
+        """Make ``engine`` current; the old one closes once no call is listening on it."""
         old = self._engine
         self._engine, self._key = engine, key
         if old is not None and old is not engine:
-            old.close()
+            if self._users.get(id(old), 0):
+                self._retiring[id(old)] = old
+            else:
+                await asyncio.to_thread(old.close)
 
     async def handle(self, session: AudioSocketSession, prompt: bytes) -> None:
-        """Pre-classify one AudioSocket call with the current service."""
-        service = self._service
+        """Pre-classify one AudioSocket call with the current service (and its engine, kept
+        open until the call is done even if a reload replaces it meanwhile)."""
+        service, engine = self._service, self._engine
         if service is None:
             await session.hangup()
             return
-        service.expect(session.uuid, prompt)
-        await service.handle(session)
+        if engine is not None:
+            self._users[id(engine)] = self._users.get(id(engine), 0) + 1
+        try:
+            service.expect(session.uuid, prompt)
+            await service.handle(session)
+        finally:
+            if engine is not None:
+                left = self._users[id(engine)] - 1
+                if left:
+                    self._users[id(engine)] = left
+                else:
+                    del self._users[id(engine)]
+                    retired = self._retiring.pop(id(engine), None)
+                    if retired is not None:
+                        await asyncio.to_thread(retired.close)
 
     def close(self) -> None:
-        """Stop the recogniser pool."""
-        self._swap(None, None)
+        """Stop the recogniser pools (at shutdown: calls still listening fail over)."""
+        for engine in [self._engine, *self._retiring.values()]:
+            if engine is not None:
+                engine.close()
+        self._engine, self._key = None, None
+        self._retiring.clear()
 
     def __enter__(self) -> SpeechRuntime:
         return self

@@ -7,6 +7,7 @@ had here), loaded once for the module; they skip without it, and fail under CI=t
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import uuid
@@ -27,7 +28,13 @@ from ivr.speech.server import AudioSocketSession
 from ivr.speech.settings import MODEL_PATH_ENV, GrammarMode, ListeningRules
 from ivr.speech.testaudio import silence, speech
 from ivr.speech.vad import split_frames
-from ivr.testing.models import KOREAN_FIRE, edited_config, korean_listening_edits, korean_model_dir
+from ivr.testing.models import (
+    KOREAN_FIRE,
+    KOREAN_TAX_REQUEST,
+    edited_config,
+    korean_listening_edits,
+    korean_model_dir,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 MODEL_DIR = korean_model_dir()
@@ -257,3 +264,43 @@ def test_split_vocabulary_of_the_shipped_mandarin_phrases(korean_model: SpeechMo
     usable, unknown = split_vocabulary(korean_model, phrases)
     assert usable == []
     assert unknown == list(dict.fromkeys(phrases))
+
+
+# --- reloading while calls listen ----------------------------------------------------------
+
+@dataclass
+class PausingSession(FakeAudioSession):
+    """Streams ``inbound`` up to ``pause_at`` bytes, then waits for ``resume`` before the rest."""
+
+    pause_at: int = 0
+    paused: asyncio.Event = field(default_factory=asyncio.Event)
+    resume: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def audio(self) -> AsyncIterator[bytes]:
+        for offset, frame in zip(range(0, len(self.inbound), 320), split_frames(self.inbound, 320),
+                                 strict=True):
+            if offset == self.pause_at:
+                self.paused.set()
+                await self.resume.wait()
+            yield frame
+            await asyncio.sleep(0)
+
+
+async def test_a_reload_lets_calls_already_listening_finish(
+        runtime: SpeechRuntime, loads: Loads, korean_config: EngineConfig,
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    rules = korean_config.rules
+    await runtime.configure(rules.listening, rules.classification)
+    voice = speech(KOREAN_TAX_REQUEST, tmp_path_factory.mktemp("ko-speech"), voice="ko", speed=130)
+    inbound = silence(600) + voice + silence(1500)
+    session = PausingSession(inbound=inbound, pause_at=(len(silence(600)) + len(voice) // 2) // 320 * 320)
+    call = asyncio.create_task(runtime.handle(cast(AudioSocketSession, session), b""), name="test-call")
+    await asyncio.wait_for(session.paused.wait(), 10)  # the caller is halfway through speaking
+    await runtime.configure(rules.listening.model_copy(update={"workers": 3}), rules.classification)
+    assert len(loads.paths) == 2, "the changed pool size reloads the engine"
+    session.resume.set()
+    await asyncio.wait_for(call, 15)
+    result = runtime.board.get(session.uuid)
+    assert result is not None
+    assert result.outcome is Outcome.CLASSIFIED, (result.outcome, result.error)
+    assert result.classification.domain == "tax"

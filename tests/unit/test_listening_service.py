@@ -24,7 +24,7 @@ from ivr.calls.service import channel_variables
 from ivr.config.engine import EngineConfig, load_engine_config
 from ivr.listening.prompts import PromptAudio, PromptAudioError
 from ivr.listening.runtime import SpeechRuntime
-from ivr.listening.service import ListeningService, listening_prompts
+from ivr.listening.service import ListeningService
 from ivr.listening.variables import TRANSCRIPT_MAX, screen_pop
 from ivr.prompts.library import PromptLibrary
 from ivr.routing.decision import CallFacts, Decision, TargetKind, decide
@@ -254,13 +254,6 @@ async def test_an_unplanned_audiosocket_call_still_gets_classified(harness: Harn
     assert harness.steps("listening") == []
 
 
-def test_listening_prompts_keep_notices_and_drop_the_greeting() -> None:
-    assert listening_prompts(["greeting"], "greeting", "listen") == ["listen"]
-    assert listening_prompts(["diverted-emergency"], "greeting", "listen") == [
-        "diverted-emergency", "listen"]
-    assert listening_prompts(["greeting"], "greeting", None) == ["greeting"]
-
-
 # --- classify: routing again on what was heard ---------------------------------------------
 
 async def test_a_topic_reroutes_to_its_queue_with_a_screen_pop(harness: Harness) -> None:
@@ -384,7 +377,7 @@ async def test_no_result_in_time_keeps_the_first_decision(harness: Harness,
 async def test_old_plans_are_forgotten_beyond_keep(shipped: EngineConfig, library: PromptLibrary,
                                                    tmp_path: Path) -> None:
     harness = Harness(shipped, library, tmp_path / "calls.jsonl", keep=2)
-    first, second, third = (harness.plan(call_id=f"1.{i}")["HOTLINE_SPEECH_ID"] for i in range(3))
+    first, _second, third = (harness.plan(call_id=f"1.{i}")["HOTLINE_SPEECH_ID"] for i in range(3))
     assert harness.service.pending() == 2
     for speech_id in (first, third):
         harness.runtime.board.post(uuid.UUID(speech_id), result_of(heard("social_security")))
