@@ -124,7 +124,16 @@ class _Trace:
     ended_at: float | None = None
     final_at: float | None = None
     early: Classification | None = None
-    early_candidate: tuple[str | None, int] | None = None  # (service number, since audio ms)
+    # an emergency reading of partial results not yet held long enough: since (audio ms),
+    # the reading and its text
+    early_candidate: tuple[int, Classification, str] | None = None
+
+    def hold_early(self, now_ms: int, hold_ms: int) -> None:
+        """Decide early once the candidate reading has held for ``hold_ms`` of audio (checked
+        on every frame: Vosk sends no new partial while the caller pauses)."""
+        candidate = self.early_candidate
+        if self.early is None and candidate is not None and now_ms - candidate[0] >= hold_ms:
+            self.transcript, self.early = candidate[2], candidate[1]
 
 
 async def _decode(stream: AsrStream, queue: asyncio.Queue[bytes | None],
@@ -233,11 +242,13 @@ async def _listen(
                 trace.early_candidate = None  # a misheard word the decoder took back
                 return
             candidate = trace.early_candidate
-            if candidate is None or candidate[0] != reading.emergency_number:
-                trace.early_candidate = candidate = (reading.emergency_number, endpointer.now_ms)
-            if endpointer.now_ms - candidate[1] >= config.early_emergency_hold_ms:
-                trace.transcript = result.text
-                trace.early = reading
+            if result.final:  # a segment Vosk has closed is not taken back: decide now
+                trace.transcript, trace.early = result.text, reading
+            elif candidate is None or candidate[1].emergency_number != reading.emergency_number:
+                trace.early_candidate = (endpointer.now_ms, reading, result.text)
+            else:
+                trace.early_candidate = (candidate[0], reading, result.text)
+            trace.hold_early(endpointer.now_ms, config.early_emergency_hold_ms)
 
     async with asyncio.TaskGroup() as group:
         queue: asyncio.Queue[bytes | None] = asyncio.Queue()
@@ -287,6 +298,8 @@ async def _listen(
                             return done
                     elif isinstance(event, NoSpeech) and trace.utterances == 0:
                         return finish(Outcome.NO_SPEECH)
+                if config.early_emergency:
+                    trace.hold_early(endpointer.now_ms, config.early_emergency_hold_ms)
                 if trace.early is not None:
                     return finish(Outcome.CLASSIFIED, trace.early)
                 if endpointer.speaking:

@@ -308,3 +308,50 @@ def test_after_prompt_timeout(prompt_ms: int, no_speech_ms: int, expected: int) 
     assert adjusted.vad.no_speech_timeout_ms == expected
     assert adjusted.budget_ms == config.budget_ms and adjusted.vad.start_ms == config.vad.start_ms
 
+
+
+class QuietAfterDecoder(ScriptedDecoder):
+    """Shows each partial once, then nothing while the words stay the same (as Vosk does
+    after it has closed a segment); ``final_segment`` marks the first result final."""
+
+    def __init__(self, script: Script, final: str, seen: list[tuple[int, str]],
+                 final_segment: bool = False) -> None:
+        super().__init__(script, final, seen)
+        self.shown = ""
+        self.final_segment = final_segment
+
+    def accept(self, pcm: bytes) -> AsrResult | None:
+        result = super().accept(pcm)
+        if result is None or result.text == self.shown:
+            return None
+        self.shown = result.text
+        return AsrResult(result.text, final=self.final_segment)
+
+
+async def run_quiet(pool: ThreadPoolExecutor, script: Script, hold_ms: int,
+                    final_segment: bool) -> Run:
+    seen: list[tuple[int, str]] = []
+    caller = Caller(voice_ms=3000)
+
+    def streams() -> AsrStream:
+        return AsrStream(lambda: QuietAfterDecoder(script, CALM, seen, final_segment), pool)
+
+    config = PipelineConfig(early_emergency_hold_ms=hold_ms,
+                            vad=VadConfig(no_speech_timeout_ms=8000))
+    result = await preclassify(caller.frames(), classifier, streams, config, vad_classifier=fake_vad)
+    return Run(result, caller, seen)
+
+
+async def test_the_hold_runs_on_while_the_decoder_shows_nothing_new(
+        pool: ThreadPoolExecutor) -> None:
+    done = await run_quiet(pool, [(200, FIRE)], hold_ms=600, final_segment=False)
+    assert done.result.early and done.result.classification.emergency_number == "119"
+    # decided about 600 ms after the one partial, long before the caller stopped (3 s)
+    assert 700 <= done.caller.voice_heard_ms < 2000
+
+
+async def test_a_closed_segment_that_reads_as_an_emergency_decides_at_once(
+        pool: ThreadPoolExecutor) -> None:
+    done = await run_quiet(pool, [(200, FIRE)], hold_ms=2000, final_segment=True)
+    assert done.result.early and done.result.classification.emergency_number == "119"
+    assert done.caller.voice_heard_ms < 1000  # no 2 s hold for a final segment
