@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from agent_pool.cli import add_cli as add_acd_cli
 from ivr.cli import commands
+from ivr.cli.listening import add_listening
 from ivr.cli.transfers import add_transfer
 from ivr.cli.workorders import add_workorder
 
@@ -24,6 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_callbacks(sub)
     add_workorder(sub)
     add_transfer(sub)
+    add_listening(sub)
     add_acd_cli(sub)
     try:
         from ivr.sandbox.cli import add_cli
