@@ -30,6 +30,7 @@ from ivr.config.engine import EngineConfig
 from ivr.listening.prompts import PromptAudio, PromptAudioError
 from ivr.listening.runtime import SpeechRuntime
 from ivr.listening.variables import screen_pop
+from ivr.masking import mask_numbers_in_text
 from ivr.routing.decision import CallFacts, Decision, LineMode, TargetKind, decide
 from ivr.speech.pipeline import PipelineResult
 from ivr.speech.server import AudioSocketSession
@@ -55,6 +56,15 @@ class PendingListen:
     facts: CallFacts
     prompt: bytes
     planned_at: float  # monotonic: the routing decision, just before Answer()
+
+
+def _masked(result: PipelineResult) -> PipelineResult:
+    """The result with phone, ID and card numbers the caller said masked in its transcripts
+    (they go into call records, work orders and AMI channel variables)."""
+    text = mask_numbers_in_text(result.transcript)
+    heard = result.classification
+    return replace(result, transcript=text,
+                   classification=replace(heard, transcript=mask_numbers_in_text(heard.transcript)))
 
 
 def listening_prompts(prompts: list[str], greeting: str, listen_prompt: str | None) -> list[str]:
@@ -151,6 +161,7 @@ class ListeningService:
             log.warning("call %s: no pre-classification result (AudioSocket leg failed?); "
                         "keeping the first decision", call_id)
             return
+        result = _masked(result)
         config = self._config()
         facts = replace(pending.facts, utterance=result.transcript or None,
                         classification=result.classification)

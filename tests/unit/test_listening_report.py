@@ -86,3 +86,16 @@ def test_the_command_reads_the_journal(tmp_path: Path, capsys: pytest.CaptureFix
     assert page.read_text(encoding="utf-8").startswith("<!doctype html>")
     assert main(["listening", "report", "--journal", str(journal.path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["targets"]["hl-tax"] == 2
+
+
+@pytest.mark.parametrize(("said", "kept"), [
+    ("我的电话是13800138000", "我的电话是138******00"),
+    ("电话 一 三 八 零 零 一 三 八 零 零 零 谢谢", "电话 一三八******零零 谢谢"),
+    ("身份证110101199003071234", "身份证110*************34"),
+    ("拨打12345反映", "拨打12345反映"),  # short runs stay: hotline numbers, amounts, dates
+    ("罚款200元，2021年7月1日", "罚款200元，2021年7月1日"),
+])
+def test_numbers_in_what_callers_say_are_masked(said: str, kept: str) -> None:
+    from ivr.masking import mask_numbers_in_text
+
+    assert mask_numbers_in_text(said) == kept

@@ -292,6 +292,22 @@ async def test_the_journal_records_the_classification(harness: Harness) -> None:
     assert 0 <= step["budget_used_ms"] <= 15_000 and step["within_budget"] is True
 
 
+async def test_numbers_the_caller_said_are_masked_in_records_and_screen_pops(
+        harness: Harness) -> None:
+    said = "我的电话是13800138000，社保卡号 一 三 八 零 零 一 三 八 零 零 零"
+    speech_id = harness.plan("12345")["HOTLINE_SPEECH_ID"]
+    harness.runtime.board.post(uuid.UUID(speech_id),
+                               result_of(heard("social_security", text=said), transcript=said))
+    request = await harness.classify(speech_id)
+    [step] = harness.steps("classified")
+    masked = "我的电话是138******00，社保卡号 一三八******零零"
+    assert step["transcript"] == masked
+    assert step["classification"]["transcript"] == masked
+    assert step["speech"]["transcript"] == masked
+    assert dict(request.variables)["__HOTLINE_TRANSCRIPT"] == masked
+    assert "13800138000" not in json.dumps(step, ensure_ascii=False)
+
+
 async def test_an_emergency_dials_its_service_with_the_backup_trunk(harness: Harness) -> None:
     speech_id = harness.plan("12345")["HOTLINE_SPEECH_ID"]
     harness.runtime.board.post(uuid.UUID(speech_id),
