@@ -27,11 +27,14 @@ import argparse
 import asyncio
 import functools
 import json
+import os
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +43,7 @@ sys.path.insert(0, str(REPO))
 
 from bench.stats import summary  # noqa: E402
 from ivr.config.engine import load_engine_config  # noqa: E402
+from ivr.prompts.synth import wav_seconds  # noqa: E402
 from ivr.sandbox import api  # noqa: E402
 from ivr.speech.asr import AsrConfig, AsrEngine, load_model, split_vocabulary  # noqa: E402
 from ivr.speech.classify import classify  # noqa: E402
@@ -48,17 +52,17 @@ from ivr.speech.pipeline import preclassify  # noqa: E402
 from ivr.speech.service import after_prompt  # noqa: E402
 from ivr.speech.testaudio import silence, speech  # noqa: E402
 from ivr.speech.vad import split_frames  # noqa: E402
+from ivr.testing.config import edited_config  # noqa: E402
 from ivr.testing.controller import ControllerProcess  # noqa: E402
 from ivr.testing.models import (  # noqa: E402
     KOREAN_FIRE,
     KOREAN_TAX_REQUEST,
-    edited_config,
     korean_listening_edits,
     korean_model_dir,
 )
 from ivr.testing.sipp import SippPeer, answering_peer, speech_call  # noqa: E402
 
-PROMPT_MS = 5300  # recordings/generated/listen.wav
+PROMPT_MS = round(1000 * wav_seconds(REPO / "recordings" / "generated" / "listen.wav"))
 
 
 @dataclass(frozen=True)
@@ -120,8 +124,6 @@ async def live_calls(controller: ControllerProcess, traces: Path, cases: list[Ca
 
 
 def _at(step: dict[str, Any]) -> float:
-    from datetime import datetime
-
     return datetime.fromisoformat(step["at"]).timestamp()
 
 
@@ -157,9 +159,6 @@ async def main_async(args: argparse.Namespace) -> int:
     api.asterisk_cli("channel request hangup all")
     env = {"HOTLINE_AMI_SECRET": state.ami_secret, "HOTLINE_AMI_USER": state.ami_user,
            "HOTLINE_AMI_PORT": str(state.ami_port), "HOTLINE_RUN_DIR": str(tmp / "run")}
-    import os
-    import subprocess
-
     def hotline(*argv: str) -> None:
         subprocess.run([sys.executable, "-m", "ivr.cli.main", argv[0], "--config", str(config_dir),
                         *argv[1:]], env={**os.environ, **env}, check=True, capture_output=True)

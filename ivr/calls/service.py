@@ -40,11 +40,14 @@ ListenPlanner = Callable[[Decision, CallFacts, str], dict[str, str]]
 
 
 def channel_variables(decision: Decision, call_id: str, sound: SoundResolver,
-                      max_wait_s: int) -> dict[str, str]:
-    """The ``HOTLINE_*`` variables the dialplan acts on (see dialplans/extensions.conf.tmpl)."""
+                      max_wait_s: int, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The ``HOTLINE_*`` variables the dialplan acts on (see dialplans/extensions.conf.tmpl),
+    in the order to set them: ``extra`` (listening, screen-pop) before HOTLINE_TARGET_KIND,
+    which comes last because the dialplan reads it as "decided"."""
     target = decision.target
     queued_first = target.dial is None
     return {
+        **(extra or {}),
         "HOTLINE_CALL_ID": call_id,
         "HOTLINE_LINE": decision.line.number,
         "HOTLINE_MODE": decision.line.mode.value,
@@ -95,13 +98,9 @@ class RoutingService:
         repeat = self._repeats.seen(caller, now) if caller else False
         facts = CallFacts(number=number, at=now, caller=caller, repeat_caller=repeat)
         decision = decide(facts, config)
-        variables = channel_variables(decision, call_id, self._sound,
-                                      config.rules.acd.max_wait_s)
         listen = self._plan_listening(decision, facts, call_id)
-        if listen:  # before HOTLINE_TARGET_KIND, which the dialplan reads as "decided"
-            kind = variables.pop("HOTLINE_TARGET_KIND")
-            variables.update(listen)
-            variables["HOTLINE_TARGET_KIND"] = kind
+        variables = channel_variables(decision, call_id, self._sound,
+                                      config.rules.acd.max_wait_s, extra=listen)
         for name, value in variables.items():
             await session.set_variable(name, value)
         self._journal.append(

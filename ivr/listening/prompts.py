@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import logging
-import wave
 from collections.abc import Sequence
 from pathlib import Path
 
 from ivr.prompts.library import PromptLibrary
-
-log = logging.getLogger(__name__)
-
-RATE = 8000
+from ivr.prompts.synth import SynthError, read_pcm
 
 
 class PromptAudioError(Exception):
@@ -35,14 +30,11 @@ class PromptAudio:
             cached = self._cache.get(path)
             if cached is not None and cached[0] == mtime:
                 return cached[1]
-            with wave.open(str(path), "rb") as w:
-                shape = (w.getframerate(), w.getnchannels(), w.getsampwidth())
-                if shape != (RATE, 1, 2):
-                    raise PromptAudioError(f"{path}: {shape[0]} Hz, {shape[1]} channel(s), "
-                                           f"{8 * shape[2]} bit; need 8000 Hz mono 16 bit")
-                data = w.readframes(w.getnframes())
-        except (OSError, EOFError, wave.Error) as exc:
+            data = read_pcm(path)
+        except OSError as exc:
             raise PromptAudioError(f"{path}: {exc}") from exc
+        except SynthError as exc:
+            raise PromptAudioError(str(exc)) from exc
         self._cache[path] = (mtime, data)
         return data
 

@@ -185,9 +185,8 @@ class ListeningService:
                      call_id: str, config: EngineConfig) -> None:
         """Rewrite the HOTLINE_* variables. The prompts were played over AudioSocket, and an
         emergency is dialled at once (the caller hears it ring), so none play now."""
-        variables = {**screen_pop(result),
-                     **channel_variables(replace(decision, prompts=[]), call_id,
-                                         self._sound, config.rules.acd.max_wait_s)}
+        variables = channel_variables(replace(decision, prompts=[]), call_id, self._sound,
+                                      config.rules.acd.max_wait_s, extra=screen_pop(result))
         for name, value in variables.items():
             await session.set_variable(name, value)
 

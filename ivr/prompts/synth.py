@@ -150,6 +150,20 @@ def wav_format(path: Path) -> WavFormat:
         raise SynthError(f"{path}: not a PCM WAV file ({exc})") from exc
 
 
+def read_pcm(path: Path) -> bytes:
+    """The samples of a WAV file Asterisk plays (8 kHz mono 16-bit); :class:`SynthError`
+    names the file when it is not one (a missing file raises ``OSError``)."""
+    try:
+        with wave.open(str(path), "rb") as w:
+            fmt = WavFormat(w.getframerate(), w.getnchannels(), w.getsampwidth(), w.getnframes())
+            if not fmt.asterisk_ok:
+                raise SynthError(f"{path}: {fmt.rate} Hz, {fmt.channels} channel(s), "
+                                 f"{8 * fmt.sample_bytes} bit; need 8000 Hz mono 16 bit")
+            return w.readframes(fmt.frames)
+    except (wave.Error, EOFError) as exc:
+        raise SynthError(f"{path}: not a PCM WAV file ({exc})") from exc
+
+
 def wav_seconds(path: Path) -> float:
     """Duration of a PCM WAV file in seconds."""
     return wav_format(path).seconds

@@ -159,6 +159,7 @@ def up(settings: SandboxSettings | None = None, progress: Progress | None = None
     recordings = _recordings_dir(settings)
     values = placeholder_values(settings, install.paths, secret)
     rendered = render_templates(settings.dialplans_dir, values)
+    started = False
     try:
         if install.kind == "chroot" and not procs.processes_rooted_at(install.root):
             runner.unmount_chroot(install.root)  # leftovers of a lost run (e.g. old recordings)
@@ -167,10 +168,11 @@ def up(settings: SandboxSettings | None = None, progress: Progress | None = None
         state = _new_state(settings, install, secret, recordings, made)
         runner.rotate_logs(install, Path(state.log_path))
         state = _launch(state, install, settings, progress)
-    except BaseException:
-        progress("start-up failed; tearing down")
-        down(settings, progress=lambda _message: None)
-        raise
+        started = True
+    finally:
+        if not started:  # an error or Ctrl-C half way: leave nothing mounted or running
+            progress("start-up failed; tearing down")
+            down(settings, progress=lambda _message: None)
     progress(
         f"sandbox up in {time.monotonic() - t0:.1f} s: AMI {state.ami_host}:{state.ami_port}, "
         f"SIP udp {state.sip_host}:{state.sip_port}"

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-import wave
 from pathlib import Path
 
 import numpy as np
 
-from ivr.prompts.synth import Voice, synthesize, synthesize_spoken
+from ivr.prompts.synth import Voice, read_pcm, synthesize, synthesize_spoken
 
 RATE = 8000
 
@@ -41,14 +40,6 @@ def mix(*tracks: bytes) -> bytes:
     return np.clip(out, -32768, 32767).astype("<i2").tobytes()
 
 
-def read_wav_pcm(path: Path) -> bytes:
-    """The frames of an 8 kHz 16-bit mono WAV file."""
-    with wave.open(str(path), "rb") as w:
-        if (w.getframerate(), w.getnchannels(), w.getsampwidth()) != (RATE, 1, 2):
-            raise ValueError(f"{path}: not 8 kHz 16-bit mono")
-        return w.readframes(w.getnframes())
-
-
 def speech(text: str, cache_dir: Path, voice: str = "cmn", speed: int = 150) -> bytes:
     """Speak ``text`` (Mandarin with ``voice="cmn"``, else raw text for that espeak-ng voice)."""
     key = hashlib.sha256(f"{voice}\0{speed}\0{text}".encode()).hexdigest()[:20]
@@ -62,7 +53,7 @@ def speech(text: str, cache_dir: Path, voice: str = "cmn", speed: int = 150) -> 
             synthesize(text, wav, Voice(speed=speed, lead_ms=0))
         else:
             synthesize_spoken(text, wav, Voice(name=voice, speed=speed, lead_ms=0))
-        pcm = read_wav_pcm(wav)
+        pcm = read_pcm(wav)
         part = Path(tmp) / "speech.pcm"
         part.write_bytes(pcm)
         part.replace(cached)

@@ -34,22 +34,3 @@ def korean_listening_edits(model_dir: Path, port: int) -> tuple[tuple[str, str],
         ("  grammar: [我 要 投诉,", "  grammar: [화재, 발생, 안녕하세요, 날씨, 오늘, 문의, 我 要 投诉,"),
     )
 
-
-def edited_config(source: Path, target: Path, edits: tuple[tuple[str, str], ...]) -> Path:
-    """A copy of the configuration in ``source`` with text ``edits`` in routing_rules.yaml
-    (recordings linked, not copied)."""
-    import shutil
-
-    target.mkdir(parents=True, exist_ok=True)
-    for name in ("merger_catalogue.yaml", "routing_rules.yaml", "agents.yaml"):
-        shutil.copy(source / name, target / name)
-    if not (target / "recordings").exists():
-        (target / "recordings").symlink_to(source / "recordings")
-    rules = target / "routing_rules.yaml"
-    text = rules.read_text(encoding="utf-8")
-    for old, new in edits:
-        if old not in text:
-            raise ValueError(f"{rules}: {old!r} not found")
-        text = text.replace(old, new, 1)
-    rules.write_text(text, encoding="utf-8")
-    return target

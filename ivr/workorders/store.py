@@ -137,14 +137,16 @@ class SqliteWorkOrderStore:
         if not path.exists():
             os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        opened = False
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA foreign_keys=ON")
             self._migrate()
-        except BaseException:
-            self._db.close()
-            raise
+            opened = True
+        finally:
+            if not opened:  # whatever stopped it (an error, a cancellation): no open handle left
+                self._db.close()
 
     def _migrate(self) -> None:
         with self._write() as db:
@@ -161,12 +163,14 @@ class SqliteWorkOrderStore:
     def _write(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
+            committed = False
             try:
                 yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+                self._db.execute("COMMIT")
+                committed = True
+            finally:
+                if not committed:  # an error or a cancellation inside the transaction
+                    self._db.execute("ROLLBACK")
 
     def create(self, *, call_id: str, created_at: datetime, target: str, target_kind: str,
                reason: str, summary: str, department: str | None = None, line: str | None = None,

@@ -18,6 +18,7 @@ import pytest
 
 from ivr.calls.records import CallRecord
 from ivr.sandbox.state import SandboxState
+from ivr.testing.config import edited_config
 from ivr.testing.controller import ControllerProcess
 from ivr.testing.sipp import SippPeer, answering_peer, place_call
 
@@ -120,24 +121,8 @@ def module_config(tmp: Path, region: str | None, roster: str | None,
     text replacements (``RULES_EDIT``) in routing_rules.yaml."""
     if region is None and roster is None and not rules_edit:
         return REPO
-    target = tmp / "config"
-    target.mkdir()
-    for name in ("merger_catalogue.yaml", "routing_rules.yaml", "agents.yaml"):
-        shutil.copy(REPO / name, target / name)
-    (target / "recordings").symlink_to(REPO / "recordings")
-    if region is not None:
-        rules = target / "routing_rules.yaml"
-        text = rules.read_text(encoding="utf-8")
-        rules.write_text(text.replace("  region: sichuan\n", f"  region: {region}\n", 1),
-                         encoding="utf-8")
-    if roster is not None:
-        (target / "agents.yaml").write_text(roster, encoding="utf-8")
-    rules = target / "routing_rules.yaml"
-    for old, new in rules_edit:
-        text = rules.read_text(encoding="utf-8")
-        assert old in text, f"RULES_EDIT: {old!r} not in routing_rules.yaml"
-        rules.write_text(text.replace(old, new, 1), encoding="utf-8")
-    return target
+    deploy = (("  region: sichuan\n", f"  region: {region}\n"),) if region is not None else ()
+    return edited_config(REPO, tmp / "config", (*deploy, *rules_edit), roster=roster)
 
 
 @pytest.fixture

