@@ -12,6 +12,7 @@ proved at the transcript level (tests/unit/test_listening_*.py, ``hotline route 
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 
 from ivr.calls.records import CallRecord
+from ivr.config.engine import load_engine_config
 from ivr.prompts.synth import wav_seconds
 from ivr.sandbox.state import SandboxState
 from ivr.speech.testaudio import silence, speech
@@ -41,7 +43,8 @@ if MODEL is None:
 LOGIN = ("1007", "1008")  # 1007: tax 5, general 4; 1008: general 9
 RULES_EDIT = (
     *korean_listening_edits(MODEL, 19092),
-    # back-to-back calls: no wrap-up pause after each (else the tax call would go to 1008)
+    # the controller's own wrap-up tracking off for back-to-back calls (Asterisk's
+    # wrapuptime comes from the sandbox's queues.conf: agents_ready() waits it out)
     ("  wrapup_s: 10 ", "  wrapup_s: 0 "),
 )
 TAX_REQUEST = KOREAN_TAX_REQUEST  # all three words spotted: 안녕하세요 makes it tax
@@ -65,20 +68,28 @@ def queues() -> str:
     return "\n".join(api.asterisk_cli(f"queue show hl-{q}") for q in ("general", "tax"))
 
 
-def agents_ready(timeout_s: float = 10.0) -> None:
-    """Wait until 1007 and 1008 are free and unpaused in Asterisk's view (the previous
-    test's call has cleared), so the ACD's choice depends only on the skills."""
+def agents_ready(timeout_s: float = 20.0) -> None:
+    """Wait until 1007 and 1008 are free, unpaused and past Asterisk's wrap-up time (the
+    sandbox's queues.conf has the shipped ``acd.wrapup_s``), so the ACD's choice depends
+    only on the skills: else a tax call meets 1007 in wrap-up and rings 1008."""
     from ivr.sandbox import api
 
+    wrapup_s = load_engine_config(REPO).rules.acd.wrapup_s
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         members = [line for line in api.asterisk_cli("queue show hl-tax").splitlines()
                    if "PJSIP/agent-100" in line]
-        if len(members) == 2 and all("(Not in use)" in m and "paused" not in m.lower()
-                                     for m in members):
+        if len(members) == 2 and all(_member_ready(m, wrapup_s) for m in members):
             return
         time.sleep(0.2)
     raise AssertionError(f"agents 1007/1008 not ready: {queues()}")
+
+
+def _member_ready(line: str, wrapup_s: int) -> bool:
+    if "(Not in use)" not in line or "paused" in line.lower():
+        return False
+    last = re.search(r"last was (\d+) secs ago", line)
+    return last is None or int(last.group(1)) > wrapup_s
 
 
 def listened_call(controller: ControllerProcess, traces: Path, pcm: bytes, answerer_port: int,
