@@ -14,7 +14,7 @@ prompts: bootstrap
 
 run: prompts
 	@$(HOTLINE) check
-	@$(HOTLINE) sandbox up
+	@tools/sandbox up
 	@tools/demo-banner
 	@$(HOTLINE) run
 
@@ -29,14 +29,14 @@ integration: prompts
 	$(PY) -m pytest -q -m integration tests/integration
 
 lint: bootstrap
-	.venv/bin/ruff check ivr agent_pool tests tools bench
+	.venv/bin/ruff check ivr agent_pool testkit hotline_sandbox speechkit tests bench
 	.venv/bin/mypy
 
 sandbox-up: prompts
-	$(HOTLINE) sandbox up
+	tools/sandbox up
 
 sandbox-down:
-	$(HOTLINE) sandbox down
+	tools/sandbox down
 
 bench: prompts
 	$(PY) bench/post_dial_delay.py

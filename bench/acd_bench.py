@@ -37,10 +37,10 @@ from bench.stats import summary  # noqa: E402
 from ivr.ami.client import AmiConnection, AmiSettings, connect  # noqa: E402
 from ivr.config.engine import load_engine_config  # noqa: E402
 from ivr.routing.decision import CallFacts, decide  # noqa: E402
-from ivr.sandbox import api  # noqa: E402
-from ivr.sandbox.settings import SandboxSettings  # noqa: E402
-from ivr.testing.controller import ControllerProcess  # noqa: E402
-from ivr.testing.sipp import SippPeer, answering_peer, place_call  # noqa: E402
+from hotline_sandbox import api  # noqa: E402
+from hotline_sandbox.settings import SandboxSettings  # noqa: E402
+from testkit.controller import ControllerProcess  # noqa: E402
+from testkit.sipp import SippPeer, answering_peer, place_call  # noqa: E402
 
 AGENTS = [f"100{i}" for i in range(1, 9)]
 ROSTER = "version: 1\nagents:\n" + "".join(

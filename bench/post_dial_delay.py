@@ -21,9 +21,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from ivr.sandbox import api  # noqa: E402
-from ivr.testing.controller import ControllerProcess  # noqa: E402
-from ivr.testing.sipprobe import timed_call  # noqa: E402
+from hotline_sandbox import api  # noqa: E402
+from testkit.controller import ControllerProcess  # noqa: E402
+from testkit.sipprobe import timed_call  # noqa: E402
 
 
 def pct(values: list[float], q: float) -> float:

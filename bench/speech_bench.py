@@ -38,12 +38,12 @@ sys.path.insert(0, str(REPO))
 
 from ivr.speech.asr import AsrConfig, AsrEngine, VoskDecoder, load_model  # noqa: E402
 from ivr.speech.classify import Classification, classify  # noqa: E402
-from ivr.speech.corpus import load_corpus, split  # noqa: E402
-from ivr.speech.evaluate import evaluate  # noqa: E402
+from speechkit.corpus import load_corpus, split  # noqa: E402
+from speechkit.evaluate import evaluate  # noqa: E402
 from ivr.speech.nb import load_ngram_model  # noqa: E402
 from ivr.speech.pipeline import PipelineConfig, preclassify  # noqa: E402
 from ivr.speech.rules import load_rules  # noqa: E402
-from ivr.speech.testaudio import mix, silence, speech, white_noise  # noqa: E402
+from speechkit.testaudio import mix, silence, speech, white_noise  # noqa: E402
 from ivr.speech.vad import Endpointer, SpeechEnded, SpeechStarted, VadConfig, split_frames  # noqa: E402
 
 KOREAN = [
@@ -187,7 +187,7 @@ async def latency_run(model_path: Path, voices: list[bytes], rules_path: Path) -
 
 
 def accuracy(rules_path: Path) -> dict[str, object]:
-    """Held-out accuracy per layer and head (as ``python -m ivr.speech.evaluate`` prints it)."""
+    """Held-out accuracy per layer and head (as ``python -m speechkit.evaluate`` prints it)."""
     _, held_out = split(load_corpus())
     scores = evaluate(held_out, load_rules(rules_path), load_ngram_model())
     return {layer: {head: round(score.accuracy, 3) for head, score in heads.items()}

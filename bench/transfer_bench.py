@@ -36,9 +36,9 @@ from bench.stats import summary  # noqa: E402
 from ivr.ami.client import AmiConnection, AmiSettings, connect  # noqa: E402
 from ivr.ami.codec import AmiMessage  # noqa: E402
 from ivr.control.client import call as control_call  # noqa: E402
-from ivr.sandbox import api  # noqa: E402
-from ivr.testing.controller import ControllerProcess  # noqa: E402
-from ivr.testing.sipp import SippPeer, answering_peer, place_call  # noqa: E402
+from hotline_sandbox import api  # noqa: E402
+from testkit.controller import ControllerProcess  # noqa: E402
+from testkit.sipp import SippPeer, answering_peer, place_call  # noqa: E402
 
 AGENTS = [f"agent-100{i}" for i in range(1, 9)]
 

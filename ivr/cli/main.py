@@ -27,12 +27,6 @@ def build_parser() -> argparse.ArgumentParser:
     add_transfer(sub)
     add_listening(sub)
     add_acd_cli(sub)
-    try:
-        from ivr.sandbox.cli import add_cli
-    except ImportError:  # pragma: no cover - the sandbox package is optional in wheels
-        pass
-    else:
-        add_cli(sub)
     return parser
 
 

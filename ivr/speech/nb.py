@@ -5,7 +5,7 @@ documents and normalised weights: it copes with many small, unbalanced classes
 (34 domains of about twenty sentences) far better than plain multinomial NB. Scores
 become probabilities through a tempered softmax, ``log P(c) + sharpness × score_c``,
 so they can be blended with the keyword rules; ``alpha`` and ``sharpness`` are chosen
-per head by cross-validation on the training split (:mod:`ivr.speech.train`).
+per head by cross-validation on the training split (:mod:`speechkit.train`).
 Parameters are stored as sparse per-class feature sums in a small JSON file.
 """
 

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 
 from ivr.calls.records import CallRecord
-from ivr.sandbox.state import SandboxState
-from ivr.testing.config import edited_config
-from ivr.testing.controller import ControllerProcess
-from ivr.testing.sipp import SippPeer, answering_peer, place_call
+from hotline_sandbox.state import SandboxState
+from testkit.config import edited_config
+from testkit.controller import ControllerProcess
+from testkit.sipp import SippPeer, answering_peer, place_call
 
 REPO = Path(__file__).resolve().parents[2]
 REQUIRED = os.environ.get("CI") == "true" or os.environ.get("HOTLINE_REQUIRE_INTEGRATION") == "1"
@@ -46,8 +46,8 @@ def sandbox() -> Iterator[SandboxState]:
     """The sandbox Asterisk, started once for the whole session."""
     if shutil.which("sipp") is None:
         unavailable("sipp is not installed (tools/bootstrap installs Debian's sip-tester)")
-    from ivr.sandbox import api
-    from ivr.sandbox.errors import SandboxError
+    from hotline_sandbox import api
+    from hotline_sandbox.errors import SandboxError
 
     try:
         state = api.up()

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from ivr.calls.records import CallRecord
-from ivr.sandbox.state import SandboxState
-from ivr.testing.controller import ControllerProcess
-from ivr.testing.sipp import SippPeer, answering_peer, place_call
+from hotline_sandbox.state import SandboxState
+from testkit.controller import ControllerProcess
+from testkit.sipp import SippPeer, answering_peer, place_call
 from tests.integration.conftest import ami_env, hotline
 
 CONFIG_REGION = "chenzhou"

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ivr.sandbox.state import SandboxState
-from ivr.testing.controller import ControllerProcess
-from ivr.testing.sipp import answering_peer
+from hotline_sandbox.state import SandboxState
+from testkit.controller import ControllerProcess
+from testkit.sipp import answering_peer
 from tests.integration.conftest import answered_call
 
 LOGIN = ("1001",)  # general agent: takes every skill when no skilled agent is free

@@ -8,9 +8,9 @@ import threading
 import time
 from pathlib import Path
 
-from ivr.sandbox.state import SandboxState
-from ivr.testing.controller import ControllerProcess
-from ivr.testing.sipp import answering_peer, place_call
+from hotline_sandbox.state import SandboxState
+from testkit.controller import ControllerProcess
+from testkit.sipp import answering_peer, place_call
 
 CALLER = "13812345678"
 LOGIN = ("1001",)  # 王芳: general 8, social security 6
@@ -102,7 +102,7 @@ def test_controller_crash_mid_decision_reaches_fallback(sandbox: SandboxState,
 def test_controller_survives_asterisk_restart(sandbox: SandboxState,
                                               controller: ControllerProcess,
                                               traces: Path) -> None:
-    from ivr.sandbox import api
+    from hotline_sandbox import api
 
     connects_before = controller.log_tail(1_000_000).count("AMI connected")
     api.restart_asterisk()

@@ -22,16 +22,16 @@ import pytest
 from ivr.calls.records import CallRecord
 from ivr.config.engine import load_engine_config
 from ivr.prompts.synth import wav_seconds
-from ivr.sandbox.state import SandboxState
-from ivr.speech.testaudio import silence, speech
-from ivr.testing.controller import ControllerProcess
-from ivr.testing.models import (
+from hotline_sandbox.state import SandboxState
+from speechkit.testaudio import silence, speech
+from testkit.controller import ControllerProcess
+from testkit.models import (
     KOREAN_FIRE,
     KOREAN_TAX_REQUEST,
     korean_listening_edits,
     korean_model_dir,
 )
-from ivr.testing.sipp import SippPeer, answering_peer, speech_call
+from testkit.sipp import SippPeer, answering_peer, speech_call
 from tests.integration.conftest import REPO
 
 MODEL = korean_model_dir()
@@ -63,7 +63,7 @@ def say(text: str, voice: Path, lead_ms: int, tail_ms: int = 4000) -> bytes:
 
 def queues() -> str:
     """The ACD queues as Asterisk sees them (for failure messages)."""
-    from ivr.sandbox import api
+    from hotline_sandbox import api
 
     return "\n".join(api.asterisk_cli(f"queue show hl-{q}") for q in ("general", "tax"))
 
@@ -72,7 +72,7 @@ def agents_ready(timeout_s: float = 20.0) -> None:
     """Wait until 1007 and 1008 are free, unpaused and past Asterisk's wrap-up time (the
     sandbox's queues.conf has the shipped ``acd.wrapup_s``), so the ACD's choice depends
     only on the skills: else a tax call meets 1007 in wrap-up and rings 1008."""
-    from ivr.sandbox import api
+    from hotline_sandbox import api
 
     wrapup_s = load_engine_config(REPO).rules.acd.wrapup_s
     deadline = time.monotonic() + timeout_s

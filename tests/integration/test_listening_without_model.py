@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ivr.sandbox.state import SandboxState
-from ivr.testing.controller import ControllerProcess
+from hotline_sandbox.state import SandboxState
+from testkit.controller import ControllerProcess
 from tests.integration.conftest import answered_call
 
 LOGIN = ("1008",)

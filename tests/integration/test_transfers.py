@@ -1,6 +1,6 @@
 """Transfers with real calls: caller, 12345 agent and sub-center (or emergency service)
 are three SIPp parties, each with an RTP endpoint sending its own tone, so the tests hear
-who is talking with whom (ivr/testing/rtp.py)."""
+who is talking with whom (testkit/rtp.py)."""
 
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from ivr.sandbox.state import SandboxState
-from ivr.testing.controller import ControllerProcess
-from ivr.testing.rtp import AGENT_HZ, CALLER_HZ, SUBCENTER_HZ, RtpParty
-from ivr.testing.sipp import SippPeer, answering_peer, rtp_answering_peer, rtp_call
+from hotline_sandbox.state import SandboxState
+from testkit.controller import ControllerProcess
+from testkit.rtp import AGENT_HZ, CALLER_HZ, SUBCENTER_HZ, RtpParty
+from testkit.sipp import SippPeer, answering_peer, rtp_answering_peer, rtp_call
 from tests.integration.conftest import ami_env
 
 LOGIN = ("1001",)
@@ -69,7 +69,7 @@ class Call:
 
     def hang_up_everything(self) -> None:
         """End whatever the test left up, so the next test starts clean."""
-        from ivr.sandbox import api
+        from hotline_sandbox import api
 
         api.asterisk_cli("channel request hangup all")
         time.sleep(0.5)

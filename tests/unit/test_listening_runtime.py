@@ -26,10 +26,10 @@ from ivr.speech.asr import SpeechModel, load_model, split_vocabulary
 from ivr.speech.pipeline import Outcome, PipelineResult
 from ivr.speech.server import AudioSocketSession
 from ivr.speech.settings import MODEL_PATH_ENV, GrammarMode, ListeningRules
-from ivr.speech.testaudio import silence, speech
+from speechkit.testaudio import silence, speech
 from ivr.speech.vad import split_frames
-from ivr.testing.config import edited_config
-from ivr.testing.models import (
+from testkit.config import edited_config
+from testkit.models import (
     KOREAN_FIRE,
     KOREAN_TAX_REQUEST,
     korean_listening_edits,

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from ivr.sandbox import cli
-from ivr.sandbox.errors import SandboxError
-from ivr.sandbox.locate import asterisk_argv, parse_version
-from ivr.sandbox.mounts import _unescape
-from ivr.sandbox.settings import SandboxSettings
-from ivr.sandbox.state import SandboxState, load_state, save_state
+from hotline_sandbox import cli
+from hotline_sandbox.errors import SandboxError
+from hotline_sandbox.locate import asterisk_argv, parse_version
+from hotline_sandbox.mounts import _unescape
+from hotline_sandbox.settings import SandboxSettings
+from hotline_sandbox.state import SandboxState, load_state, save_state
 
 
 def _state(tmp_path: Path) -> SandboxState:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from ivr.sandbox.errors import SandboxError
-from ivr.sandbox.layout import chroot_paths, host_path, host_paths
-from ivr.sandbox.render import (
+from hotline_sandbox.errors import SandboxError
+from hotline_sandbox.layout import chroot_paths, host_path, host_paths
+from hotline_sandbox.render import (
     check_outside_repo,
     placeholder_values,
     render_templates,
@@ -19,7 +19,7 @@ from ivr.sandbox.render import (
     template_names,
     write_config_dir,
 )
-from ivr.sandbox.settings import SandboxSettings, repo_root
+from hotline_sandbox.settings import SandboxSettings, repo_root
 
 # made up at run time, so the secret cannot appear in the repo by accident
 SECRET = f"sandbox-test-{secrets.token_urlsafe(16)}"

@@ -9,10 +9,10 @@ import pytest
 import yaml
 
 from ivr.config.errors import ConfigError
-from ivr.speech import train
+from speechkit import train
 from ivr.speech.classify import Classification, Source, Urgency, classify
-from ivr.speech.corpus import NONE, load_corpus, split
-from ivr.speech.evaluate import evaluate
+from speechkit.corpus import NONE, load_corpus, split
+from speechkit.evaluate import evaluate
 from ivr.speech.nb import DEFAULT_MODEL, ModelFileError, NgramModel, load_ngram_model
 from ivr.speech.rules import EmergencyService, OutOfScope, RequestType, load_rules
 from ivr.speech.text import ngrams, normalise

@@ -21,7 +21,7 @@ from ivr.speech.pipeline import Outcome, PipelineConfig, PipelineResult, preclas
 from ivr.speech.rules import load_rules
 from ivr.speech.server import AudioSocketSession
 from ivr.speech.service import ResultBoard, SpeechService, after_prompt
-from ivr.speech.testaudio import silence
+from speechkit.testaudio import silence
 from ivr.speech.vad import VadConfig, split_frames
 
 RULES = load_rules(Path(__file__).resolve().parents[1] / "fixtures" / "speech" / "classification.yaml")

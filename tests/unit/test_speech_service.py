@@ -26,7 +26,7 @@ from ivr.speech.pipeline import Outcome, PipelineConfig, PipelineResult
 from ivr.speech.rules import load_rules
 from ivr.speech.server import AudioSocketServer
 from ivr.speech.service import ResultBoard, SpeechService
-from ivr.speech.testaudio import silence, speech
+from speechkit.testaudio import silence, speech
 from ivr.speech.vad import split_frames
 
 RULES = load_rules(Path(__file__).resolve().parents[1] / "fixtures" / "speech" / "classification.yaml")

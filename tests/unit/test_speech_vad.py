@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ivr.speech.testaudio import mix, silence, speech, white_noise
+from speechkit.testaudio import mix, silence, speech, white_noise
 from ivr.speech.vad import (
     Endpointer,
     EndReason,

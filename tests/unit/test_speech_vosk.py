@@ -28,9 +28,9 @@ from ivr.speech.asr import (
 from ivr.speech.classify import Classification, classify
 from ivr.speech.pipeline import Outcome, PipelineConfig, preclassify
 from ivr.speech.rules import ClassificationRules
-from ivr.speech.testaudio import silence, speech
+from speechkit.testaudio import silence, speech
 from ivr.speech.vad import split_frames
-from ivr.testing.models import korean_model_dir
+from testkit.models import korean_model_dir
 
 GREETING = "안녕하세요 오늘 날씨가 좋습니다"
 GRAMMAR = ("안녕하세요", "날씨", "좋습니다")

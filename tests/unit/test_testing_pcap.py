@@ -1,7 +1,7 @@
 """The SIPp speech caller's capture: a pcap SIPp can replay as PCMU RTP, 20 ms per packet.
 
 The capture is read back with a tiny independent parser (``struct`` only), so a framing
-mistake in :mod:`ivr.testing.pcap` shows up here rather than as a silent SIPp call.
+mistake in :mod:`testkit.pcap` shows up here rather than as a silent SIPp call.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ivr.testing.pcap import rtp_pcap, write_rtp_pcap
-from ivr.testing.rtp import tone, ulaw_decode
+from testkit.pcap import rtp_pcap, write_rtp_pcap
+from testkit.rtp import tone, ulaw_decode
 
 PCAP_MAGIC = 0xA1B2C3D4
 LINKTYPE_ETHERNET = 1

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ivr.testing.rtp import (
+from testkit.rtp import (
     AGENT_HZ,
     CALLER_HZ,
     SUBCENTER_HZ,
@@ -231,7 +231,7 @@ def require_sipp() -> None:
 
 def test_sipp_call_advertises_the_rtp_parties(tmp_path: Path) -> None:
     require_sipp()
-    from ivr.testing.sipp import rtp_answering_peer, rtp_call
+    from testkit.sipp import rtp_answering_peer, rtp_call
 
     with RtpParty(AGENT_HZ) as agent, RtpParty(CALLER_HZ, remote=("127.0.0.1", agent.port)) as caller:
         uas_port = free_udp_port()

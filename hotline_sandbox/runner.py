@@ -8,10 +8,10 @@ import socket
 import subprocess
 from pathlib import Path
 
-from ivr.sandbox import ami, mounts, procs
-from ivr.sandbox.errors import SandboxError
-from ivr.sandbox.locate import AsteriskInstall, asterisk_argv
-from ivr.sandbox.state import SandboxState
+from hotline_sandbox import ami, mounts, procs
+from hotline_sandbox.errors import SandboxError
+from hotline_sandbox.locate import AsteriskInstall, asterisk_argv
+from hotline_sandbox.state import SandboxState
 
 #: Where the repo's recordings appear, below the sounds root: ``Playback(hotline/x)``.
 SOUNDS_SUBDIR = "hotline"

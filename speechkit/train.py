@@ -1,8 +1,8 @@
-"""Train the n-gram naive Bayes on the training split: ``python -m ivr.speech.train``.
+"""Train the n-gram naive Bayes on the training split: ``python -m speechkit.train``.
 
 Per head, ``alpha`` and ``sharpness`` are picked by 5-fold cross-validation (mean
 log-loss) on the training split only; the held-out split stays unseen until
-``python -m ivr.speech.evaluate``. Deterministic: the same corpus gives the same file.
+``python -m speechkit.evaluate``. Deterministic: the same corpus gives the same file.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from ivr.speech.classify import Source, blend, keyword_scores
-from ivr.speech.corpus import CORPUS_DIR, NONE, Example, labelled, load_corpus, split
+from speechkit.corpus import CORPUS_DIR, NONE, Example, labelled, load_corpus, split
 from ivr.speech.nb import (
     DEFAULT_MODEL,
     Head,
@@ -32,7 +32,7 @@ from ivr.speech.text import normalise
 HEADS = ("domain", "request_type", "emergency", "out_of_scope")
 WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 FLOORS = (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7, 0.8)
-DEFAULT_RULES = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "speech" / "classification.yaml"
+DEFAULT_RULES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "speech" / "classification.yaml"
 ALPHAS = (0.1, 0.3, 1.0, 3.0)
 SHARPNESS = tuple(float(round(10 ** (k / 4), 1)) for k in range(8, 27))  # 100 .. ~3e6
 FOLDS = 5
@@ -135,7 +135,7 @@ def calibrate(examples: Sequence[Example], rules: ClassificationRules) -> tuple[
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ivr.speech.train", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m speechkit.train", description=__doc__)
     parser.add_argument("--corpus", type=Path, default=CORPUS_DIR)
     parser.add_argument("--out", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--calibrate", action="store_true",
@@ -159,7 +159,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         model.save(scratch)
         same = args.out.is_file() and scratch.read_bytes() == args.out.read_bytes()
         scratch.unlink()
-        print(f"{args.out}: {'up to date' if same else 'STALE: run python -m ivr.speech.train'}")
+        print(f"{args.out}: {'up to date' if same else 'STALE: run python -m speechkit.train'}")
         return 0 if same else 1
     model.save(args.out)
     print(f"wrote {args.out} ({args.out.stat().st_size // 1024} KiB, "

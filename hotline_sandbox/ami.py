@@ -15,7 +15,7 @@ from collections.abc import Callable
 from types import TracebackType
 
 from ivr.ami.codec import AmiBanner, AmiMessage, AmiParser, AmiProtocolError, encode_action
-from ivr.sandbox.errors import SandboxError
+from hotline_sandbox.errors import SandboxError
 
 
 class AmiError(SandboxError):

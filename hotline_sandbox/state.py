@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ivr.sandbox.errors import SandboxError
+from hotline_sandbox.errors import SandboxError
 
 STATE_FORMAT = 1
 

@@ -11,7 +11,7 @@ import random
 import struct
 from pathlib import Path
 
-from ivr.testing.rtp import FRAME_SAMPLES, PT_PCMU, RtpPacket, ulaw_encode
+from testkit.rtp import FRAME_SAMPLES, PT_PCMU, RtpPacket, ulaw_encode
 
 _PCAP_MAGIC = 0xA1B2C3D4
 _LINKTYPE_ETHERNET = 1

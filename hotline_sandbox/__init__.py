@@ -3,12 +3,12 @@
 The sandbox runs a real Asterisk (a distribution one when the host has
 Asterisk >= 18, otherwise Debian sid's Asterisk 22 in a cached chroot) with the
 configuration rendered from ``dialplans/*.tmpl``, plus loopback SIP peers for
-SIPp.  The public API is :mod:`ivr.sandbox.api`; the command line is
-``python -m ivr.sandbox up|down|status|restart`` (also ``hotline sandbox ...``).
+SIPp.  The public API is :mod:`hotline_sandbox.api`; the command line is
+``python -m hotline_sandbox up|down|status|restart`` (also ``hotline sandbox ...``).
 """
 
-from ivr.sandbox.errors import SandboxError
-from ivr.sandbox.settings import SandboxSettings
-from ivr.sandbox.state import SandboxState
+from hotline_sandbox.errors import SandboxError
+from hotline_sandbox.settings import SandboxSettings
+from hotline_sandbox.state import SandboxState
 
 __all__ = ["SandboxError", "SandboxSettings", "SandboxState"]

@@ -1,4 +1,4 @@
-"""Held-out accuracy of the classifier, overall and per class: ``python -m ivr.speech.evaluate``.
+"""Held-out accuracy of the classifier, overall and per class: ``python -m speechkit.evaluate``.
 
 Three readings of the held-out split: the keyword rules alone, the n-gram model alone
 and the combination that routes calls (:func:`ivr.speech.classify.classify`). The
@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from ivr.speech.classify import Classification, classify
-from ivr.speech.corpus import CORPUS_DIR, Example, load_corpus, split
+from speechkit.corpus import CORPUS_DIR, Example, load_corpus, split
 from ivr.speech.nb import DEFAULT_MODEL, NgramModel, load_ngram_model
 from ivr.speech.rules import GENERAL, ClassificationRules, load_rules
 
-DEFAULT_RULES = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "speech" / "classification.yaml"
+DEFAULT_RULES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "speech" / "classification.yaml"
 HEADS = ("domain", "request_type", "emergency", "out_of_scope")
 
 
@@ -107,7 +107,7 @@ def _false_alarms(held_out: Sequence[Example], rules: ClassificationRules, model
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ivr.speech.evaluate", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m speechkit.evaluate", description=__doc__)
     parser.add_argument("--rules", type=Path, default=DEFAULT_RULES)
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--corpus", type=Path, default=CORPUS_DIR)

@@ -19,17 +19,17 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ivr.sandbox import procs, runner
-from ivr.sandbox.errors import SandboxError
-from ivr.sandbox.locate import AsteriskInstall, chroot_install, host_install, locate_asterisk
-from ivr.sandbox.render import (
+from hotline_sandbox import procs, runner
+from hotline_sandbox.errors import SandboxError
+from hotline_sandbox.locate import AsteriskInstall, chroot_install, host_install, locate_asterisk
+from hotline_sandbox.render import (
     check_outside_repo,
     placeholder_values,
     render_templates,
     write_config_dir,
 )
-from ivr.sandbox.settings import SandboxSettings
-from ivr.sandbox.state import SandboxState, load_state, remove_state, save_state
+from hotline_sandbox.settings import SandboxSettings
+from hotline_sandbox.state import SandboxState, load_state, remove_state, save_state
 
 __all__ = [
     "SandboxError",

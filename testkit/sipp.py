@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SCENARIOS = Path(__file__).resolve().parents[2] / "tools" / "sipp"
+SCENARIOS = Path(__file__).resolve().parents[1] / "tools" / "sipp"
 
 
 class SippMissingError(RuntimeError):
@@ -143,7 +143,7 @@ def speech_call(number: str, trace_dir: Path, pcm: bytes, caller: str = "1380013
     """A caller (one call) dialling ``number`` who says ``pcm`` (8 kHz 16-bit mono) once
     answered: SIPp plays it as PCMU RTP from a pcap (``speech_caller.xml``), then waits
     for the far end to hang up."""
-    from ivr.testing.pcap import write_rtp_pcap
+    from testkit.pcap import write_rtp_pcap
 
     label = name or f"speech-uac-{number}"
     (trace_dir / label).mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ivr.sandbox.errors import SandboxError
+from hotline_sandbox.errors import SandboxError
 
 AsteriskMode = Literal["auto", "host", "chroot"]
 
@@ -44,7 +44,7 @@ AGENT_COUNT = 8
 
 def repo_root() -> Path:
     """The repository root (the directory holding ``dialplans/``)."""
-    return Path(__file__).resolve().parents[2]
+    return Path(__file__).resolve().parents[1]
 
 
 def agent_names() -> list[str]:

@@ -6,7 +6,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from ivr.sandbox.errors import SandboxError
+from hotline_sandbox.errors import SandboxError
 
 
 def _unescape(field: str) -> str:

@@ -1,4 +1,4 @@
-"""The labelled caller corpus (``ivr/speech/corpus/*.tsv``) and its fixed held-out split."""
+"""The labelled caller corpus (``speechkit/corpus/*.tsv``) and its fixed held-out split."""
 
 from __future__ import annotations
 

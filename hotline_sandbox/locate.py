@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ivr.sandbox.errors import SandboxError
-from ivr.sandbox.layout import AsteriskPaths, InstallKind, chroot_paths, host_path, host_paths
-from ivr.sandbox.settings import SandboxSettings
+from hotline_sandbox.errors import SandboxError
+from hotline_sandbox.layout import AsteriskPaths, InstallKind, chroot_paths, host_path, host_paths
+from hotline_sandbox.settings import SandboxSettings
 
 Progress = Callable[[str], None]
 

@@ -13,9 +13,9 @@ import string
 from collections.abc import Mapping
 from pathlib import Path
 
-from ivr.sandbox.errors import SandboxError
-from ivr.sandbox.layout import AsteriskPaths
-from ivr.sandbox.settings import SandboxSettings, repo_root
+from hotline_sandbox.errors import SandboxError
+from hotline_sandbox.layout import AsteriskPaths
+from hotline_sandbox.settings import SandboxSettings, repo_root
 
 TEMPLATE_SUFFIX = ".tmpl"
 

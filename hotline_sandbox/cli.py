@@ -2,7 +2,7 @@
 
 :func:`add_cli` registers the ``sandbox`` command on another program's
 argparse sub-parsers (``hotline sandbox ...``); :func:`main` is the
-stand-alone ``python -m ivr.sandbox ...``.
+stand-alone ``python -m hotline_sandbox ...``.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from ivr.sandbox import api
-from ivr.sandbox.errors import SandboxError
-from ivr.sandbox.settings import SandboxSettings
-from ivr.sandbox.state import SandboxState
+from hotline_sandbox import api
+from hotline_sandbox.errors import SandboxError
+from hotline_sandbox.settings import SandboxSettings
+from hotline_sandbox.state import SandboxState
 
 
 def _settings(args: argparse.Namespace) -> SandboxSettings:
@@ -171,9 +171,9 @@ def add_cli(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m ivr.sandbox up|down|status|restart|cli``."""
+    """``python -m hotline_sandbox up|down|status|restart|cli``."""
     parser = argparse.ArgumentParser(
-        prog="python -m ivr.sandbox", description="Local Asterisk sandbox."
+        prog="python -m hotline_sandbox", description="Local Asterisk sandbox."
     )
     configure(parser)
     args = parser.parse_args(argv)
