@@ -44,6 +44,7 @@ bench: prompts
 	$(PY) bench/speech_bench.py
 	$(PY) bench/transfer_bench.py
 	$(PY) bench/listening_bench.py
+	$(PY) bench/callstore_bench.py
 
 clean: sandbox-down
 	rm -rf .venv recordings/generated .pytest_cache

@@ -15,7 +15,8 @@ from agent_pool.tracker import AcdTracker
 from ivr.ami.client import AmiError, connect
 from ivr.config.engine import EngineConfig, load_engine_config
 from ivr.config.errors import ConfigError
-from ivr.controller.settings import ami_settings_from_env, default_run_dir
+from ivr.core.rundir import RunDir
+from ivr.core.settings import ami_settings
 from ivr.prompts.library import PromptLibrary
 
 
@@ -69,7 +70,7 @@ def _agent(args: argparse.Namespace) -> int:
 
 async def _agent_async(args: argparse.Namespace, config: EngineConfig) -> int:
     try:
-        async with connect(ami_settings_from_env(default_run_dir())) as ami:
+        async with connect(ami_settings(RunDir.from_env())) as ami:
             if args.agent_action == "list":
                 tracker = AcdTracker(lambda: config.roster, lambda: config.rules.acd.wrapup_s)
                 tracker.resync(await ami.action_list("QueueStatus"), datetime.now(UTC))
@@ -121,7 +122,7 @@ def _print_agents(tracker: AcdTracker, config: EngineConfig, as_json: bool) -> i
 
 
 def _queue(args: argparse.Namespace) -> int:
-    path = default_run_dir() / "acd.json"
+    path = RunDir.from_env().acd_snapshot
     if not path.exists():
         print(f"no ACD snapshot at {path}: is `hotline run` running?", file=sys.stderr)
         return 2

@@ -5,16 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from agent_pool.roster import Agent, Roster
-from agent_pool.skills import (
-    QUEUE_PREFIX,
-    Membership,
-    all_skills,
-    expert_domains,
-    memberships,
-)
+from agent_pool.skills import Membership, all_skills, memberships
 from ivr.ami.codec import AmiMessage
 from ivr.catalogue.model import Catalogue
+from ivr.config.roster import Agent, Roster
+from ivr.core.queues import QUEUE_PREFIX, expert_domains
 
 
 class UnknownAgentError(LookupError):

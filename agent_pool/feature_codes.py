@@ -7,15 +7,9 @@ from collections.abc import Callable
 
 from agent_pool.commands import AgentCommandError, AgentCommands, UnknownAgentError
 from ivr.agi.server import AgiSession
+from ivr.config.roster import interface_of
 
 log = logging.getLogger(__name__)
-
-
-def interface_of(channel: str) -> str:
-    """``PJSIP/agent-1001-0000000a`` -> ``PJSIP/agent-1001``."""
-    tech, _, rest = channel.partition("/")
-    name, _, _suffix = rest.rpartition("-")
-    return f"{tech}/{name or rest}"
 
 
 class FeatureCodeService:

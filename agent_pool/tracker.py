@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from agent_pool.metrics import AcdMetrics
-from agent_pool.roster import Roster
-from agent_pool.skills import QUEUE_PREFIX
 from agent_pool.state import AgentState, AgentStatus, IllegalAgentTransition
 from ivr.ami.codec import AmiMessage
+from ivr.config.roster import Roster
+from ivr.core.queues import QUEUE_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -24,9 +24,17 @@ log = logging.getLogger(__name__)
 class AcdTracker:
     """Feeds on AMI events; answers "who is in what state" and "how are the queues doing"."""
 
+    #: the AMI events the tracker consumes
+    EVENTS = frozenset({"QueueMemberAdded", "QueueMemberRemoved", "QueueMemberPause",
+                        "AgentCalled", "AgentRingNoAnswer", "AgentDump", "AgentConnect",
+                        "AgentComplete", "QueueCallerJoin", "QueueCallerLeave",
+                        "QueueCallerAbandon"})
+
     def __init__(self, roster: Callable[[], Roster], wrapup_s: Callable[[], int],
-                 target_s: float = 15.0) -> None:
+                 target_s: float = 15.0,
+                 on_change: Callable[[AgentStatus, AgentState], None] | None = None) -> None:
         self._roster = roster
+        self._on_change = on_change
         self._wrapup_s = wrapup_s
         self.agents: dict[str, AgentStatus] = {}
         self.metrics = AcdMetrics(target_s=target_s)
@@ -42,6 +50,12 @@ class AcdTracker:
         return status
 
     def _move(self, status: AgentStatus, wanted: AgentState, at: datetime) -> None:
+        previous = status.state
+        self._follow(status, wanted, at)
+        if self._on_change is not None and status.state is not previous:
+            self._on_change(status, previous)
+
+    def _follow(self, status: AgentStatus, wanted: AgentState, at: datetime) -> None:
         try:
             status.move(wanted, at)
         except IllegalAgentTransition as exc:

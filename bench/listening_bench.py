@@ -90,7 +90,7 @@ def audio(case: Case, cache: Path) -> bytes:
 async def live_calls(controller: ControllerProcess, traces: Path, cases: list[Case],
                      cache: Path, index: int) -> list[dict[str, Any]]:
     """Place ``cases`` at once; their classified steps and the ring time after the decision."""
-    before = {r.call_id for r in controller.journal.records()}
+    before = {r.call_id for r in controller.calls.records()}
     calls: list[SippPeer] = []
     for n, case in enumerate(cases):
         calls.append(speech_call("12345", traces, audio(case, cache), caller=f"1380013{index:02d}{n:02d}",
@@ -101,7 +101,7 @@ async def live_calls(controller: ControllerProcess, traces: Path, cases: list[Ca
             raise RuntimeError(call.describe() + controller.log_tail())
     deadline = time.monotonic() + 10
     while True:
-        fresh = [r for r in controller.journal.records()
+        fresh = [r for r in controller.calls.records()
                  if r.call_id not in before and r.first("classified") and r.first("hangup")]
         if len(fresh) >= len(cases) or time.monotonic() > deadline:
             break

@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ivr.calls.records import CallJournal, CallRecord
+from ivr.core.callstore import CallRecord, CallStoreReader
 
 
 class ControllerProcess:
-    """Starts, stops and kills ``hotline run``; reads its call journal."""
+    """Starts, stops and kills ``hotline run``; reads its call store."""
 
     def __init__(self, config_dir: Path, run_dir: Path, log_path: Path,
                  at: str | None = None, agi_port: int = 4573,
@@ -27,7 +27,7 @@ class ControllerProcess:
         self.agi_port = agi_port
         self.extra_env = extra_env or {}
         self.process: subprocess.Popen[bytes] | None = None
-        self.journal = CallJournal(run_dir / "calls.jsonl")
+        self.calls = CallStoreReader(run_dir / "calls.db")
 
     def start(self, timeout_s: float = 15.0) -> None:
         """Start and wait until the FastAGI port accepts and AMI is connected."""
@@ -84,22 +84,22 @@ class ControllerProcess:
 
     def wait_for_step(self, step: str, timeout_s: float = 20.0,
                       **match: Any) -> tuple[CallRecord, dict[str, Any]]:
-        """Wait until some call in the journal has ``step`` whose fields match ``match``."""
+        """Wait until some call in the store has ``step`` whose fields match ``match``."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            for record in self.journal.records():
+            for record in self.calls.records():
                 for entry in record.steps:
                     if entry["step"] == step and all(entry.get(k) == v for k, v in match.items()):
                         return record, entry
             time.sleep(0.05)
-        raise TimeoutError(f"no '{step}' step matching {match} in {self.journal.path}; "
+        raise TimeoutError(f"no '{step}' step matching {match} in {self.calls.path}; "
                            f"controller log:\n{self.log_tail()}")
 
     def call_for(self, number: str, timeout_s: float = 20.0) -> CallRecord:
         """The most recent call to ``number`` whose hangup has been recorded."""
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            calls = [r for r in self.journal.records()
+            calls = [r for r in self.calls.records()
                      if (r.first("decided") or {}).get("number") == number and r.first("hangup")]
             if calls:
                 return calls[-1]

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from ivr.ami.codec import AmiMessage
-from ivr.calls.callbacks import CallbackStore
-from ivr.calls.records import CallJournal
 from ivr.clock import Clock
+from ivr.core.events import StepRecorder
 
 _USER_EVENTS = {
     "HotlinePromptsDone": "prompts_played",
@@ -22,11 +21,12 @@ _USER_EVENTS = {
 class CallEventAdapter:
     """Records the steps the dialplan reports (UserEvent), each dial attempt and the hangup."""
 
-    def __init__(self, journal: CallJournal, clock: Clock,
-                 callbacks: CallbackStore | None = None) -> None:
+    #: the AMI events this adapter consumes
+    EVENTS = frozenset({"UserEvent", "DialBegin", "DialEnd", "Hangup"})
+
+    def __init__(self, journal: StepRecorder, clock: Clock) -> None:
         self._journal = journal
         self._clock = clock
-        self._callbacks = callbacks
         self._ours: set[str] = set()
 
     def handle(self, event: AmiMessage) -> None:
@@ -52,9 +52,6 @@ class CallEventAdapter:
                                       ("urgency", event.get("Urgency"))) if v}
             self._journal.append(call_id, step, self._clock.now(),
                                  channel=event.get("Channel"), **data)
-            if step == "callback_requested" and self._callbacks is not None:
-                self._callbacks.add(call_id, event.get("CallerIDNum"), event.get("Skill"),
-                                    self._clock.now())
         elif name in ("DialBegin", "DialEnd") and event.get("Uniqueid") in self._ours:
             step = "ringing" if name == "DialBegin" else "dial_result"
             extra = {"status": event.get("DialStatus")} if name == "DialEnd" else {}

@@ -8,9 +8,9 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from ivr.agi.server import AgiSession
-from ivr.calls.records import CallJournal
 from ivr.clock import Clock
 from ivr.config.engine import EngineConfig
+from ivr.core.events import StepRecorder
 from ivr.masking import mask_number
 from ivr.routing.decision import CallFacts, Decision, decide
 
@@ -74,7 +74,7 @@ class RoutingService:
     """Decides each inbound call and hands the decision to the dialplan."""
 
     def __init__(self, config: Callable[[], EngineConfig], clock: Clock,
-                 journal: CallJournal, sound: SoundResolver,
+                 journal: StepRecorder, sound: SoundResolver,
                  listen: ListenPlanner | None = None) -> None:
         self._config = config
         self._listen = listen

@@ -1,31 +1,50 @@
-"""Subcommands of ``hotline``: run, route, check, calls."""
+"""Subcommands of ``hotline``: run, route, check, config, calls.
+
+Imports of the engine (pydantic models, the controller, the speech stack) happen inside the
+handlers: ``hotline route`` and ``hotline calls`` must answer at once.
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import logging
-import os
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ivr.config.engine import EngineConfig, load_engine_config
-from ivr.config.errors import ConfigError, ConfigProblem
-from ivr.controller.settings import ControllerSettings, ami_settings_from_env, default_run_dir
-from ivr.routing.decision import CallFacts, decide
+from ivr.config.locate import EXAMPLE_NOTICE, ConfigLocation, locate_config_dir
+
+if TYPE_CHECKING:
+    from ivr.config.engine import EngineConfig
+    from ivr.config.errors import ConfigProblem
+
+
+def default_run_dir() -> Path:
+    """``$HOTLINE_RUN_DIR`` or /tmp/hotline12345 (imported late: the settings pull in asyncio)."""
+    from ivr.controller.settings import default_run_dir as run_dir
+
+    return run_dir()
 
 
 def default_config_dir() -> Path:
-    """``$HOTLINE_CONFIG_DIR`` or the current directory."""
-    return Path(os.environ.get("HOTLINE_CONFIG_DIR", "."))
+    """The configuration directory the lookup finds (see :mod:`ivr.config.locate`)."""
+    return locate_config_dir().directory
 
 
 def _config_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, default=None,
-                        help="directory with merger_catalogue.yaml and routing_rules.yaml "
-                             "(default: $HOTLINE_CONFIG_DIR or .)")
+                        help="directory with merger_catalogue.yaml, routing_rules.yaml and agents.yaml "
+                             "(default: $HOTLINE_CONFIG_DIR, else . when it has routing_rules.yaml, "
+                             "else /etc/hotline12345 when it exists, else the example shipped "
+                             "with the package)")
+
+
+def _locate(args: argparse.Namespace) -> ConfigLocation:
+    location = locate_config_dir(args.config)
+    if location.is_example:
+        print(f"note: {EXAMPLE_NOTICE}", file=sys.stderr)
+    return location
 
 
 def _when(text: str) -> datetime:
@@ -51,15 +70,24 @@ def add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    import asyncio
+    import logging
+    import signal
+
+    from ivr.config.errors import ConfigError
     from ivr.controller.service import Controller
+    from ivr.controller.settings import ControllerSettings, ami_settings_from_env
 
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    config_dir = args.config or default_config_dir()
+    location = _locate(args)
+    config_dir = location.directory
+    recordings_dir = args.recordings or config_dir / "recordings"
+    _warn_recordings(recordings_dir)
     run_dir = default_run_dir()
     settings = ControllerSettings(
         config_dir=config_dir,
-        recordings_dir=args.recordings or config_dir / "recordings",
+        recordings_dir=recordings_dir,
         run_dir=run_dir, agi_host=args.agi_host, agi_port=args.agi_port,
         ami=ami_settings_from_env(run_dir), start_at=args.at,
     )
@@ -68,11 +96,23 @@ def _run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 1
+    # SIGTERM (systemd, kill) stops the controller the way Ctrl-C does: tasks are cancelled
+    # and their cleanup runs, exit status 0.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         asyncio.run(controller.run())
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def _warn_recordings(recordings_dir: Path) -> None:
+    """Prompts are optional for routing: say so when there is no audio, then carry on."""
+    has_audio = any(any((recordings_dir / kind).glob("**/*.wav")) for kind in ("custom", "generated"))
+    if not has_audio:
+        print(f"warning: no prompt recordings under {recordings_dir} (custom/ or generated/): "
+              "calls are routed without their prompts; pass --recordings DIR or run "
+              "tools/make_prompts", file=sys.stderr)
 
 
 def add_route(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -92,8 +132,12 @@ def add_route(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _route(args: argparse.Namespace) -> int:
     from datetime import UTC
 
+    from ivr.config.cache import load_engine_config_cached
+    from ivr.config.errors import ConfigError
+    from ivr.routing.decision import CallFacts, decide
+
     try:
-        config = load_engine_config(args.config or default_config_dir())
+        config = load_engine_config_cached(locate_config_dir(args.config).directory)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 1
@@ -140,7 +184,11 @@ def add_check(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _check(args: argparse.Namespace) -> int:
-    directory = args.config or default_config_dir()
+    from ivr.config.engine import load_engine_config  # never the cache: check always validates
+    from ivr.config.errors import ConfigError
+
+    location = locate_config_dir(args.config)
+    directory = location.directory
     problems: list[ConfigProblem] = []
     try:
         config = load_engine_config(directory)
@@ -156,7 +204,43 @@ def _check(args: argparse.Namespace) -> int:
     counts = ", ".join(f"{key} {len(region.lines)}+{len(region.patterns)}p"
                        for key, region in config.catalogue.regions.items())
     print(f"ok: {directory} (region {config.region}; lines per region: {counts})")
+    if location.is_example:
+        print(EXAMPLE_NOTICE)
     print(_listening_status(config, Path(directory)))
+    return 0
+
+
+def add_config(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``hotline config init DIR`` / ``hotline config where``."""
+    parser = sub.add_parser("config", help="copy the example configuration, show which is used")
+    actions = parser.add_subparsers(dest="action", required=True)
+    init = actions.add_parser("init", help="copy the example configuration shipped with the "
+                                           "package into DIR (e.g. /etc/hotline12345)")
+    init.add_argument("directory", type=Path)
+    init.add_argument("--force", action="store_true", help="overwrite existing files")
+    init.set_defaults(func=_config_init)
+    where = actions.add_parser("where", help="the configuration directory the lookup picks")
+    _config_arg(where)
+    where.set_defaults(func=_config_where)
+
+
+def _config_init(args: argparse.Namespace) -> int:
+    from ivr.config.locate import ConfigInitError, init_config
+
+    try:
+        written = init_config(args.directory, force=args.force)
+    except (ConfigInitError, OSError) as exc:
+        print(f"hotline config init: {exc}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(path)
+    print(f"edit them, then: hotline check --config {args.directory}", file=sys.stderr)
+    return 0
+
+
+def _config_where(args: argparse.Namespace) -> int:
+    location = locate_config_dir(args.config)
+    print(f"{location.directory} ({location.source.value})")
     return 0
 
 
@@ -179,6 +263,8 @@ def _listening_status(config: EngineConfig, directory: Path) -> str:
 
 
 def _check_prompts(directory: Path) -> list[ConfigProblem]:
+    from ivr.config.errors import ConfigError
+
     path = directory / "recordings" / "prompts.yaml"
     if not path.exists():
         return []
@@ -193,15 +279,6 @@ def _check_prompts(directory: Path) -> list[ConfigProblem]:
     return []
 
 
-def add_calls(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """``hotline calls``."""
-    parser = sub.add_parser("calls", help="list recorded calls (masked)")
-    parser.add_argument("call_id", nargs="?")
-    parser.add_argument("--json", action="store_true")
-    parser.add_argument("--last", type=int, default=20)
-    parser.set_defaults(func=_calls)
-
-
 def add_callbacks(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """``hotline callbacks``."""
     parser = sub.add_parser("callbacks", help="callers promised a call back (masked)")
@@ -212,7 +289,7 @@ def add_callbacks(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def _callbacks(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from ivr.calls.callbacks import CallbackStore
+    from ivr.callbacks.store import CallbackStore
 
     store = CallbackStore(default_run_dir() / "callbacks.db")
     for request in store.pending():
@@ -222,28 +299,4 @@ def _callbacks(args: argparse.Namespace) -> int:
             print(f"{request.requested_at} {request.caller_masked} skill={request.skill} "
                   f"call={request.call_id}")
     store.close()
-    return 0
-
-
-def _calls(args: argparse.Namespace) -> int:
-    from ivr.calls.records import CallJournal
-
-    journal = CallJournal(default_run_dir() / "calls.jsonl")
-    if args.call_id:
-        record = journal.get(args.call_id)
-        if record is None:
-            print(f"no call {args.call_id}", file=sys.stderr)
-            return 1
-        print(json.dumps(record.steps, ensure_ascii=False, indent=2))
-        return 0
-    records = list(journal.records())[-args.last:]
-    for record in records:
-        summary = record.summary
-        if args.json:
-            print(json.dumps(summary, ensure_ascii=False))
-        else:
-            print(f"{summary['at']} {summary['call_id']} {summary['number']} "
-                  f"{summary['caller']} {summary['mode']}/{summary['phase']} "
-                  f"-> {summary['target']} {summary['dial_status'] or ''}"
-                  f"{' FALLBACK' if summary['fallback'] else ''}")
     return 0

@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ivr.controller.settings import default_run_dir
+from ivr.core.rundir import RunDir
 
 
 def add_listening(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -14,8 +14,8 @@ def add_listening(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     parser = sub.add_parser("listening", help="speech pre-classification on live calls")
     actions = parser.add_subparsers(dest="listening_command", required=True)
     report = actions.add_parser("report", help="rate, 15 s budget, where callers went")
-    report.add_argument("--journal", type=Path, metavar="PATH",
-                        help="the call records (default $HOTLINE_RUN_DIR/calls.jsonl)")
+    report.add_argument("--store", type=Path, metavar="PATH",
+                        help="the call store (default $HOTLINE_RUN_DIR/calls.db)")
     report.add_argument("--budget-ms", type=int, default=15_000)
     report.add_argument("--json", action="store_true")
     report.add_argument("--html", type=Path, metavar="FILE", help="also write a page here")
@@ -23,11 +23,11 @@ def add_listening(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 def _report(args: argparse.Namespace) -> int:
-    from ivr.calls.records import CallJournal
+    from ivr.core.callstore import CallStoreReader
     from ivr.listening.report import render_html, summarise
 
-    path: Path = args.journal or default_run_dir() / "calls.jsonl"
-    summary = summarise(CallJournal(path).records(), args.budget_ms)
+    path: Path = args.store or RunDir.from_env().calls_db
+    summary = summarise(CallStoreReader(path).records(), args.budget_ms)
     if args.html:
         args.html.write_text(render_html(summary), encoding="utf-8")
     if args.json:

@@ -1,38 +1,61 @@
-"""The ``hotline`` command."""
+"""The ``hotline`` command.
+
+Subcommands are registered from a table of (name, module, function): only the module of the
+subcommand on the command line is imported, so ``hotline route`` or ``hotline calls`` never
+pays for the controller, the ACD or the speech stack. ``hotline --help`` (or no known
+subcommand) imports them all to list them.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-from agent_pool.cli import add_cli as add_acd_cli
-from ivr.cli import commands
-from ivr.cli.listening import add_listening
-from ivr.cli.transfers import add_transfer
-from ivr.cli.workorders import add_workorder
+if TYPE_CHECKING:
+    SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
+
+#: subcommand -> (module, function registering it on the subparsers), in ``--help`` order.
+#: One function may register several subcommands (the ACD's agent/queue/acd).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("ivr.cli.commands", "add_run"),
+    "route": ("ivr.cli.commands", "add_route"),
+    "check": ("ivr.cli.commands", "add_check"),
+    "config": ("ivr.cli.commands", "add_config"),
+    "calls": ("ivr.cli.calls", "add_calls"),
+    "callbacks": ("ivr.cli.commands", "add_callbacks"),
+    "workorder": ("ivr.cli.workorders", "add_workorder"),
+    "transfer": ("ivr.cli.transfers", "add_transfer"),
+    "listening": ("ivr.cli.listening", "add_listening"),
+    "agent": ("agent_pool.cli", "add_cli"),
+    "queue": ("agent_pool.cli", "add_cli"),
+    "acd": ("agent_pool.cli", "add_cli"),
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """All subcommands."""
+def _registrar(module: str, function: str) -> Callable[[SubParsers], None]:
+    registrar: Callable[[SubParsers], None] = getattr(importlib.import_module(module), function)
+    return registrar
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; with ``argv`` naming a known subcommand, only that one is registered."""
     parser = argparse.ArgumentParser(prog="hotline",
                                      description="12345 government-service hotline engine")
     sub = parser.add_subparsers(dest="command", required=True)
-    commands.add_run(sub)
-    commands.add_route(sub)
-    commands.add_check(sub)
-    commands.add_calls(sub)
-    commands.add_callbacks(sub)
-    add_workorder(sub)
-    add_transfer(sub)
-    add_listening(sub)
-    add_acd_cli(sub)
+    wanted = argv[0] if argv else None
+    entries = [COMMANDS[wanted]] if wanted in COMMANDS else list(dict.fromkeys(COMMANDS.values()))
+    for module, function in entries:
+        _registrar(module, function)(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
-    args = build_parser().parse_args(argv)
+    args_in = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(args_in).parse_args(args_in)
     result: int = args.func(args)
     return result
 

@@ -90,9 +90,10 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from ivr.calls.records import CallJournal
+    from ivr.core.callstore import CallStoreReader
+    from ivr.core.rundir import RunDir
 
-    record = CallJournal(default_run_dir() / "calls.jsonl").get(args.call_id)
+    record = CallStoreReader(RunDir.from_env().calls_db).get(args.call_id)
     steps = [s for s in (record.steps if record else []) if s["step"].startswith("transfer_")]
     if not steps:
         print(f"no transfers recorded for call {args.call_id}", file=sys.stderr)

@@ -8,7 +8,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from agent_pool.roster import Roster
+from ivr.config.roster import Roster
 from ivr.catalogue.checks import check_catalogue
 from ivr.catalogue.model import EMERGENCY_NUMBERS, Catalogue, Line
 from ivr.config.errors import ConfigError, ConfigProblem
@@ -63,20 +63,30 @@ def load_engine_config(directory: str | Path) -> EngineConfig:
 
 def _load(path: Path, model: type[M], problems: list[ConfigProblem]
           ) -> tuple[LocatedDocument | None, M | None]:
-    """One file through the located loader and its schema; problems are collected, not raised."""
+    """One file through the located loader and its schema; problems are collected, not raised.
+
+    Whatever goes wrong becomes a located problem: the loader reports unreadable files,
+    bad encodings, syntax and alias bombs itself; anything else (a bug, memory) is named
+    ``file:1`` rather than escaping as another exception type.
+    """
     try:
         doc = load_located(path)
         return doc, validate_document(doc, model)
     except ConfigError as exc:
         problems.extend(exc.problems)
     except OSError as exc:
-        problems.append(ConfigProblem(str(path), 1, "(file)", str(exc)))
+        problems.append(ConfigProblem(str(path), 1, "(file)", f"cannot read the file: {exc}"))
+    except RecursionError:
+        problems.append(ConfigProblem(str(path), 1, "(nesting)", "nested too deeply"))
+    except Exception as exc:  # noqa: BLE001 - a reload must never take the controller down
+        problems.append(ConfigProblem(str(path), 1, "(file)",
+                                      f"could not be loaded: {type(exc).__name__}: {exc}"))
     return None, None
 
 
 def check_roster(roster: Roster, doc: LocatedDocument, catalogue: Catalogue) -> list[ConfigProblem]:
     """Unique ids and phones; skills that name a catalogue domain, an expert seat or a language."""
-    from agent_pool.skills import EXPERT_PREFIX, GENERAL, expert_domains
+    from ivr.core.queues import EXPERT_PREFIX, GENERAL, expert_domains
 
     problems: list[ConfigProblem] = []
     domains = {GENERAL} | {line.domain for line in catalogue.national}

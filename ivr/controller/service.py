@@ -1,233 +1,208 @@
-"""``hotline run``: the controller's tasks under one TaskGroup."""
+"""``hotline run``: the core's tasks, and every feature plugged into them.
+
+The FastAGI listener runs on its own, outside the supervisor: whatever else fails,
+Asterisk's route requests are answered (or refused fast enough for the dialplan's
+fallback).  Everything else (the AMI session, the control API, the config watcher,
+call-store expiry, each feature's tasks and AMI consumers) runs under the
+:class:`~ivr.core.supervisor.Supervisor`, which restarts it after a failure.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import logging
-import os
 import signal
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import Sequence
 from typing import Any
 
-from agent_pool.commands import AgentCommands
-from agent_pool.feature_codes import FeatureCodeService
-from agent_pool.tracker import AcdTracker
 from ivr.agi.server import AgiSession, FastAgiServer
 from ivr.ami.client import AmiConnection, sessions
-from ivr.ami.codec import AmiMessage
-from ivr.calls.callbacks import CallbackStore
-from ivr.calls.events import CallEventAdapter
-from ivr.calls.records import CallJournal
-from ivr.calls.service import RoutingService
 from ivr.clock import Clock, ShiftedClock, SystemClock
 from ivr.config.holder import ConfigHolder
+from ivr.control.protocol import error
 from ivr.control.server import ControlServer
 from ivr.controller.settings import ControllerSettings
-from ivr.listening.prompts import PromptAudio
-from ivr.listening.runtime import SpeechRuntime
-from ivr.listening.service import ListeningService
+from ivr.core.amibus import AmiBus
+from ivr.core.callstore import CallStore
+from ivr.core.events import CallEvent, EventStream
+from ivr.core.features import Core, Feature, Register, Registry
+from ivr.core.rundir import RunDir
+from ivr.core.supervisor import Supervisor, TaskSpec
 from ivr.prompts.library import PromptLibrary
-from ivr.speech.server import AudioSocketServer, ServerConfig
-from ivr.transfers.api import TransferApi, TransferFeatureCodes
-from ivr.transfers.events import TransferEventAdapter
-from ivr.transfers.registry import TransferRegistry
-from ivr.transfers.service import TransferService
-from ivr.workorders import SqliteWorkOrderStore
 
 log = logging.getLogger(__name__)
 
+EXPIRY_INTERVAL_S = 3600.0
+
 
 class Controller:
-    """Owns the FastAGI server, the AMI supervisor, the ACD view and the config watcher."""
+    """The composition of the core and a list of features; :meth:`run` until cancelled."""
 
-    def __init__(self, settings: ControllerSettings, clock: Clock | None = None) -> None:
+    def __init__(self, settings: ControllerSettings, clock: Clock | None = None,
+                 features: Sequence[Register] | None = None) -> None:
+        from ivr.controller.app import FEATURES
+
         self.settings = settings
         self.clock: Clock = clock or (ShiftedClock(settings.start_at) if settings.start_at
                                       else SystemClock())
-        self.config = ConfigHolder(settings.config_dir)
-        self.journal = CallJournal(settings.journal_path)
-        self.callbacks = CallbackStore(settings.run_dir / "callbacks.db")
-        self.prompts = PromptLibrary(settings.recordings_dir)
-        self.speech = SpeechRuntime(settings.config_dir)
-        self.listening = ListeningService(lambda: self.config.current, self.speech,
-                                          PromptAudio(self.prompts), self.journal, self.clock,
-                                          self.prompts.sound_name)
-        self.routing = RoutingService(lambda: self.config.current, self.clock, self.journal,
-                                      self.prompts.sound_name, listen=self.listening.plan)
-        self.events = CallEventAdapter(self.journal, self.clock, self.callbacks)
-        self.acd = AcdTracker(lambda: self.config.current.roster,
-                              lambda: self.config.current.rules.acd.wrapup_s,
-                              target_s=self.config.current.rules.timing.answer_target_s)
-        self.feature_codes = FeatureCodeService(self._agent_commands)
-        self.workorders = SqliteWorkOrderStore(settings.run_dir / "workorders.db")
-        registry = TransferRegistry()
-        self.transfers = TransferService(lambda: self.ami, lambda: self.config.current, self.clock,
-                                         self.journal, registry)
-        self.transfer_events = TransferEventAdapter(registry, self.journal, self.clock,
-                                                    self.workorders,
-                                                    on_cancel_request=self._stop_ringing)
-        self.transfer_api = TransferApi(self.transfers)
-        self.transfer_codes = TransferFeatureCodes(self.transfers, self._spawn)
+        self.features = tuple(features if features is not None else FEATURES)
+        self.run_dir = RunDir(settings.run_dir)
+        self.stream = EventStream()
+        self.supervisor = Supervisor(self.stream)
+        self.bus = AmiBus()
+        self.registry = Registry()
         self.ami: AmiConnection | None = None
-        self._tasks: asyncio.TaskGroup | None = None
+        self.config: ConfigHolder | None = None
+        self.calls: CallStore | None = None
         self._reload_requested = asyncio.Event()
-        self._audiosocket_ok = True  # False once the AudioSocket port could not be bound
-
-    def _agent_commands(self) -> AgentCommands | None:
-        if self.ami is None or self.ami.closed:
-            return None
-        config = self.config.current
-        return AgentCommands(self.ami, config.roster, config.catalogue,
-                             config.rules.acd.pause_reasons)
-
-    async def _dispatch(self, session: AgiSession) -> None:
-        script = session.env.script.strip("/")
-        if script == "agent":
-            await self.feature_codes.handle(session)
-        elif script.startswith("xfer/"):
-            await self.transfer_codes.handle(session)
-        elif script == "classify":
-            await self.listening.handle_classify(session)
-        else:
-            await self.routing.handle(session)
 
     async def run(self) -> None:
-        """Run until cancelled."""
-        budget = self.config.current.rules.timing.decision_budget_ms / 1000
-        async with FastAgiServer(self._dispatch, self.settings.agi_host,
-                                 self.settings.agi_port, timeout_s=budget) as agi:
+        """Load, register every feature, serve until cancelled."""
+        self.run_dir.ensure()
+        config = self.config = await asyncio.to_thread(ConfigHolder, self.settings.config_dir)
+        calls = self.calls = CallStore(
+            self.run_dir.calls_db, legacy_journal=self.run_dir.legacy_journal,
+            retention_days=config.current.rules.records.retention_days)
+        async with calls:
+            self.stream.subscribe("call-store", calls.record, (CallEvent,))  # type: ignore[arg-type]
+            core = Core(config=config, clock=self.clock, stream=self.stream, calls=calls,
+                        run_dir=self.run_dir, prompts=PromptLibrary(self.settings.recordings_dir),
+                        ami=lambda: self.ami, spawn=self.supervisor.spawn)
+            for register in self.features:
+                self.registry.add(register(core))
+            config.startup_settings = self.registry.restart_settings
+            try:
+                await self._serve(config)
+            finally:
+                self._stop_features()
+
+    async def _serve(self, config: ConfigHolder) -> None:
+        for feature in self.registry.features:
+            if feature.on_start is not None:
+                try:
+                    await feature.on_start()
+                except Exception:
+                    log.exception("%s failed to start; it stays off until a restart",
+                                  feature.name)
+        budget = config.current.rules.timing.decision_budget_ms / 1000
+        async with FastAgiServer(self._dispatch, self.settings.agi_host, self.settings.agi_port,
+                                 timeout_s=budget) as agi:
             loop = asyncio.get_running_loop()
             loop.add_signal_handler(signal.SIGHUP, self._reload_requested.set)
-            log.info("controller up: region %s, config %s, journal %s",
-                     self.config.current.region, self.settings.config_dir,
-                     self.settings.journal_path)
+            log.info("controller up: region %s, config %s, call store %s, features %s",
+                     config.current.region, self.settings.config_dir, self.run_dir.calls_db,
+                     ", ".join(f.name for f in self.registry.features))
             try:
-                await self._configure_speech()
-                async with ControlServer(self.transfer_api.handle, self.settings.control_path) \
-                        as control, self._audiosocket() as audiosocket, \
-                        asyncio.TaskGroup() as tasks:
-                    self._tasks = tasks
-                    tasks.create_task(agi.serve(), name="fastagi-server")
-                    if audiosocket is not None:
-                        tasks.create_task(audiosocket.serve(), name="speech-audiosocket")
-                    tasks.create_task(control.serve(), name="control-server")
-                    tasks.create_task(self._supervise_ami(), name="ami-supervisor")
-                    tasks.create_task(self._watch_config(), name="config-watcher")
-                    tasks.create_task(self._publish_acd(), name="acd-snapshot")
+                async with self.supervisor as supervisor:
+                    for spec in self._tasks():
+                        supervisor.start(spec)
+                    await agi.serve()
             finally:
-                self._tasks = None
                 loop.remove_signal_handler(signal.SIGHUP)
-                self.callbacks.close()
-                self.workorders.close()
-                self.speech.close()
 
-    async def _configure_speech(self) -> None:
-        rules = self.config.current.rules
-        listening = rules.listening
-        if not self._audiosocket_ok:
-            listening = listening.model_copy(update={"enabled": False})
-        await self.speech.configure(listening, rules.classification)
+    def _tasks(self) -> list[TaskSpec]:
+        """Every supervised task: the core's, then each feature's and its AMI consumers."""
+        specs = [TaskSpec("control-server", self._serve_control),
+                 TaskSpec("config-watcher", self._watch_config),
+                 TaskSpec("call-store-expiry", self._expire_records),
+                 TaskSpec("ami-session", self._keep_ami)]
+        for feature in self.registry.features:
+            specs.extend(feature.tasks)
+            specs.extend(self.bus.add(feature))
+        return specs
 
-    @contextlib.asynccontextmanager
-    async def _audiosocket(self) -> AsyncIterator[AudioSocketServer | None]:
-        """The AudioSocket server when listening is on; a bind failure only turns listening off."""
-        listening = self.config.current.rules.listening
-        if not listening.enabled:
-            yield None
+    def _stop_features(self) -> None:
+        for feature in reversed(self.registry.features):
+            if feature.on_stop is not None:
+                try:
+                    feature.on_stop()
+                except Exception:
+                    log.exception("%s failed to stop cleanly", feature.name)
+
+    async def _dispatch(self, session: AgiSession) -> None:
+        handler = self.registry.agi_handler(session.env.script)
+        if handler is None:
+            log.warning("unknown AGI script %r; leaving the call to the fallback",
+                        session.env.script)
             return
-        server = AudioSocketServer(self.listening.handle_audio, listening.audiosocket.host,
-                                   listening.audiosocket.port,
-                                   ServerConfig(session_timeout_s=listening.listen_s + 2))
-        try:
-            await server.__aenter__()
-        except OSError as exc:
-            log.error("AudioSocket server cannot listen on %s:%d (%s); calls route without "
-                      "pre-classification", listening.audiosocket.host,
-                      listening.audiosocket.port, exc)
-            self._audiosocket_ok = False
-            await self._configure_speech()
-            yield None
-            return
-        try:
-            yield server
-        finally:
-            await server.__aexit__(None, None, None)
+        await handler(session)
 
-    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
-        """Run short background work (a feature-code transfer) in the controller's TaskGroup."""
+    async def _control(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
+        handler = self.registry.control.get(op)
+        if handler is None:
+            return error(f"unknown operation {op!r}")
+        return await handler(op, args)
 
-        async def guarded() -> None:
-            try:
-                await work
-            except Exception:  # one request's failure must not stop the controller
-                log.exception("background task %s failed", name)
+    async def _serve_control(self) -> None:
+        async with ControlServer(self._control, self.run_dir.control_socket) as control:
+            await control.serve()
 
-        if self._tasks is None:
-            work.close()
-            return
-        self._tasks.create_task(guarded(), name=name)
-
-    async def _supervise_ami(self) -> None:
+    async def _keep_ami(self) -> None:
+        """One AMI session after another; every feature resyncs on each new session."""
         async for ami in sessions(self.settings.ami):
             await self._resync(ami)
             self.ami = ami
-            async for event in ami.events():
-                if event.event == "FullyBooted":
-                    log.info("Asterisk fully booted")
-                self._feed(event)
-            self.ami = None
-
-    def _feed(self, event: AmiMessage) -> None:
-        """Hand one AMI event to every adapter; one adapter's bug never stops the others."""
-        now = self.clock.now()
-        handlers: tuple[tuple[str, Callable[[], None]], ...] = (
-            ("calls", lambda: self.events.handle(event)),
-            ("transfers", lambda: self.transfer_events.handle(event)),
-            ("acd", lambda: self.acd.handle(event, now)))
-        for name, handle in handlers:
             try:
-                handle()
-            except Exception:
-                log.exception("%s adapter failed on AMI event %s", name, event.event)
-
-    def _stop_ringing(self, call_id: str) -> None:
-        """The agent keyed * while the target rang: hang up the target leg (in the background)."""
-
-        async def cancel() -> None:
-            await self.transfers.cancel(call_id, agent_back=False)
-
-        self._spawn(cancel(), f"xfer-cancel-{call_id}")
+                async for event in ami.events():
+                    if event.event == "FullyBooted":
+                        log.info("Asterisk fully booted")
+                    self.bus.feed(event)
+            finally:
+                self.ami = None
 
     async def _resync(self, ami: AmiConnection) -> None:
-        """After (re)connecting: rebuild the ACD view from Asterisk's queues."""
-        channels = await ami.action_list("CoreShowChannels")
-        listing = await ami.action_list("QueueStatus")
-        self.acd.resync(listing, self.clock.now())
-        log.info("AMI resync: %d channel(s) up", len(channels))
-
-    async def _publish_acd(self) -> None:
-        """Every second: end wrap-ups and write the ACD snapshot for ``hotline queue status``."""
-        path = self.settings.run_dir / "acd.json"
-        while True:
-            now = self.clock.now()
-            self.acd.tick(now)
-            snapshot = self.acd.snapshot(now)
-            snapshot["controller_pid"] = os.getpid()
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(snapshot, ensure_ascii=False, indent=1), encoding="utf-8")
-            tmp.replace(path)
-            await asyncio.sleep(1.0)
+        """After (re)connecting; a failure here is logged and the session still used."""
+        try:
+            channels = await ami.action_list("CoreShowChannels")
+            log.info("AMI resync: %d channel(s) up", len(channels))
+        except Exception as exc:  # noqa: BLE001 - a dropped session is retried, not fatal
+            log.warning("AMI resync: channel listing failed (%s)", exc)
+        for feature in self.registry.features:
+            if feature.on_ami_session is None:
+                continue
+            try:
+                await feature.on_ami_session(ami)
+            except Exception:
+                log.exception("%s: resync after AMI login failed", feature.name)
 
     async def _watch_config(self) -> None:
+        assert self.config is not None
+        config = self.config
         while True:
             try:
                 async with asyncio.timeout(self.settings.reload_poll_s):
                     await self._reload_requested.wait()
             except TimeoutError:
-                if not self.config.changed_on_disk():
+                if not config.changed_on_disk():
                     continue
             self._reload_requested.clear()
-            if self.config.reload():
-                await self._configure_speech()
+            if await asyncio.to_thread(config.reload):
+                await self._reloaded()
+
+    async def _reloaded(self) -> None:
+        assert self.config is not None
+        for feature in self.registry.features:
+            if feature.on_reload is None:
+                continue
+            try:
+                await feature.on_reload(self.config.current)
+            except Exception:
+                log.exception("%s failed to apply the new configuration", feature.name)
+
+    async def _expire_records(self) -> None:
+        assert self.calls is not None and self.config is not None
+        while True:
+            self.calls.retention_days = self.config.current.rules.records.retention_days
+            removed = await self.calls.expire(self.clock.now())
+            if removed:
+                log.info("call store: %d call(s) past retention deleted", removed)
+            await asyncio.sleep(EXPIRY_INTERVAL_S)
+
+    @property
+    def feature_names(self) -> list[str]:
+        """The registered features, in order."""
+        return [f.name for f in self.registry.features]
+
+    def feature(self, name: str) -> Feature | None:
+        """A registered feature by name."""
+        return next((f for f in self.registry.features if f.name == name), None)

@@ -2,33 +2,23 @@
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from ivr.ami.client import AmiSettings
+from ivr.core.rundir import RunDir
+from ivr.core.settings import ami_settings
 
 
 def default_run_dir() -> Path:
     """Where the sandbox and the controller keep state: ``$HOTLINE_RUN_DIR`` or /tmp."""
-    return Path(os.environ.get("HOTLINE_RUN_DIR", "/tmp/hotline12345"))
+    return RunDir.from_env().path
 
 
 def ami_settings_from_env(run_dir: Path) -> AmiSettings:
     """AMI credentials from ``HOTLINE_AMI_*``, else from the running sandbox's state file."""
-    state: dict[str, object] = {}
-    state_file = run_dir / "sandbox.json"
-    if state_file.exists():
-        state = json.loads(state_file.read_text(encoding="utf-8"))
-    env = os.environ
-    return AmiSettings(
-        host=env.get("HOTLINE_AMI_HOST", "127.0.0.1"),
-        port=int(env.get("HOTLINE_AMI_PORT", str(state.get("ami_port", 5038)))),
-        username=env.get("HOTLINE_AMI_USER", str(state.get("ami_user", "hotline"))),
-        secret=env.get("HOTLINE_AMI_SECRET", str(state.get("ami_secret", ""))),
-    )
+    return ami_settings(RunDir(run_dir))
 
 
 @dataclass(frozen=True)

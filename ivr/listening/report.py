@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from html import escape
 from typing import Any
 
-from ivr.calls.records import CallRecord
+from ivr.core.callstore import CallRecord
 
 BUCKET_S = 1  # histogram of answer -> decision, one bar per second
 

@@ -23,10 +23,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from ivr.agi.server import AgiSession
-from ivr.calls.records import CallJournal
 from ivr.calls.service import SoundResolver, channel_variables
 from ivr.clock import Clock
 from ivr.config.engine import EngineConfig
+from ivr.core.events import StepRecorder
 from ivr.listening.prompts import PromptAudio, PromptAudioError
 from ivr.listening.runtime import SpeechRuntime
 from ivr.listening.variables import screen_pop
@@ -80,7 +80,7 @@ class ListeningService:
     """Plans listening at routing time and re-routes on the result (FastAGI ``classify``)."""
 
     def __init__(self, config: Callable[[], EngineConfig], runtime: SpeechRuntime,
-                 prompts: PromptAudio, journal: CallJournal, clock: Clock, sound: SoundResolver,
+                 prompts: PromptAudio, journal: StepRecorder, clock: Clock, sound: SoundResolver,
                  keep: int = 1000) -> None:
         self._config = config
         self._runtime = runtime

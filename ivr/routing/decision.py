@@ -8,10 +8,10 @@ from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from agent_pool.skills import initial_max_penalty, queue_name, queue_rule
 from ivr.catalogue.lookup import LineMatch, Phase, find_line, phase_of
 from ivr.catalogue.model import EMERGENCY_NUMBERS, MergeMode, RemarkKind
 from ivr.config.engine import EngineConfig
+from ivr.core.queues import initial_max_penalty, queue_name, queue_rule
 from ivr.masking import mask_number
 from ivr.routing.rules import CancelledPolicy
 from ivr.speech.classify import Classification

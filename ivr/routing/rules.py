@@ -128,6 +128,15 @@ class Acd(StrictModel):
         default_factory=lambda: {"1": "break", "2": "meal", "3": "training", "4": "callback"})
 
 
+class Records(StrictModel):
+    """The call store: how long call records are kept."""
+
+    retention_days: int = Field(
+        400, ge=1, le=36_500,
+        description="call records older than this are deleted (hourly); a year and a margin "
+                    "by default, for annual reports")
+
+
 class RoutingRules(StrictModel):
     """The whole ``routing_rules.yaml``."""
 
@@ -146,3 +155,4 @@ class RoutingRules(StrictModel):
     acd: Acd = Acd()
     classification: ClassificationRules | None = None  # speech pre-classification keywords
     listening: ListeningRules = ListeningRules()  # live pre-classification over AudioSocket
+    records: Records = Records()

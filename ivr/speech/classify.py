@@ -19,9 +19,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from ivr.speech.nb import NgramModel
 from ivr.speech.rules import (
     GENERAL,
     ClassificationRules,
@@ -31,6 +30,9 @@ from ivr.speech.rules import (
     RequestType,
 )
 from ivr.speech.text import normalise
+
+if TYPE_CHECKING:  # numpy stays out of `hotline route` and the rules' import path
+    from ivr.speech.nb import NgramModel
 
 K = TypeVar("K", bound=str)
 _SMOOTHING = 1.0  # pseudo-score spread over all labels of a rule distribution

@@ -20,6 +20,8 @@ Spawn = Callable[[Coroutine[Any, Any, None], str], None]
 class TransferApi:
     """Control-API operations ``transfer.start|cancel|leave|list``."""
 
+    OPERATIONS = ("transfer.start", "transfer.cancel", "transfer.leave", "transfer.list")
+
     def __init__(self, service: TransferService) -> None:
         self._service = service
 

@@ -2,18 +2,20 @@
 
 Driven by the ``HotlineTransfer*`` user events of ``[hotline-xfer]``, the target leg's
 DialBegin, and ConfBridge leave events.  After a controller restart a transfer it did
-not start is rebuilt from the journal's ``transfer_requested`` step, so its outcome is
+not start is rebuilt from the call store's ``transfer_requested`` step, so its outcome is
 still recorded and its work order still written.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 
 from ivr.ami.codec import AmiMessage
-from ivr.calls.records import CallJournal
 from ivr.clock import Clock
+from ivr.core.callstore import CallStore
+from ivr.core.events import StepRecorder
 from ivr.routing.rules import OnFailure
 from ivr.transfers.model import (
     IllegalTransferTransition,
@@ -37,29 +39,34 @@ CancelHook = Callable[[str], None]  # the agent keyed * while the target rang: c
 class TransferEventAdapter:
     """Records every step of every transfer against its call."""
 
-    def __init__(self, registry: TransferRegistry, journal: CallJournal, clock: Clock,
-                 workorders: WorkOrderStore, on_workorder: WorkOrderHook | None = None,
+    #: the AMI events this adapter consumes
+    EVENTS = frozenset({"UserEvent", "DialBegin", "DialEnd", "ConfbridgeLeave", "Hangup"})
+
+    def __init__(self, registry: TransferRegistry, journal: StepRecorder, clock: Clock,
+                 workorders: WorkOrderStore, records: CallStore,
+                 on_workorder: WorkOrderHook | None = None,
                  on_cancel_request: CancelHook | None = None) -> None:
         self._registry = registry
         self._journal = journal
+        self._records = records
         self._clock = clock
         self._workorders = workorders
         self._on_workorder = on_workorder
         self._on_cancel_request = on_cancel_request
 
-    def handle(self, event: AmiMessage) -> None:
-        """Feed every AMI event."""
+    async def handle(self, event: AmiMessage) -> None:
+        """Feed every AMI event (in order: the adapter reads the call store when it must)."""
         name = event.event
         if name == "UserEvent" and event.get("UserEvent").startswith("HotlineTransfer"):
-            self._user_event(event)
+            await self._user_event(event)
         elif name == "DialBegin" and event.get("Uniqueid").endswith(LEG_SUFFIX):
-            transfer = self._find(event.get("Uniqueid").removesuffix(LEG_SUFFIX), "")
+            transfer = await self._find(event.get("Uniqueid").removesuffix(LEG_SUFFIX), "")
             if transfer is not None:
                 self._step(transfer, "transfer_ringing", dest=event.get("DestChannel"))
         elif name == "DialEnd" and event.get("DialStatus") == "ANSWER":
             self._blind_answered(event)
         elif name == "ConfbridgeLeave":
-            self._left(event)
+            await self._left(event)
         elif name == "Hangup":
             transfer = self._registry.for_call(event.get("Uniqueid"))
             if transfer is not None and transfer.state is not TransferState.ENDED:
@@ -75,9 +82,9 @@ class TransferEventAdapter:
             self._move(transfer, TransferState.HANDED_OVER)
             self._step(transfer, "transfer_answered", dest=event.get("DestChannel"))
 
-    def _user_event(self, event: AmiMessage) -> None:
+    async def _user_event(self, event: AmiMessage) -> None:
         kind = event.get("UserEvent").removeprefix("HotlineTransfer")
-        transfer = self._find(event.get("TransferId"), event.get("CallId"))
+        transfer = await self._find(event.get("TransferId"), event.get("CallId"))
         if transfer is None:
             return
         if kind == "Dialling":
@@ -93,7 +100,7 @@ class TransferEventAdapter:
             self._move(transfer, TransferState.THREE_WAY)
             self._step(transfer, "transfer_answered")
         elif kind == "Failed":
-            self._failed(transfer, event.get("Status"))
+            await self._failed(transfer, event.get("Status"))
         elif kind == "Returned":
             self._move(transfer, TransferState.RETURNED)
             self._step(transfer, "transfer_returned", to=event.get("To"))
@@ -104,25 +111,26 @@ class TransferEventAdapter:
         elif kind == "Hold":
             self._step(transfer, "transfer_hold")
 
-    def _failed(self, transfer: Transfer, status: str) -> None:
+    async def _failed(self, transfer: Transfer, status: str) -> None:
         outcome = outcome_of_dialstatus(status)
         transfer.outcome = outcome
         order = None
         if transfer.target.on_failure is OnFailure.WORKORDER and \
                 transfer.target.kind is not TargetKind.EMERGENCY:
-            order = self._create_workorder(transfer, outcome)
+            order = await self._create_workorder(transfer, outcome)
             transfer.workorder_id = order.id
         self._step(transfer, "transfer_failed", status=status, outcome=outcome.value,
                    workorder=order.id if order else None)
         if order is not None and self._on_workorder is not None:
             self._on_workorder(order)
 
-    def _create_workorder(self, transfer: Transfer, outcome: Outcome) -> WorkOrder:
-        record = self._journal.get(transfer.call_id)
+    async def _create_workorder(self, transfer: Transfer, outcome: Outcome) -> WorkOrder:
+        record = await self._records.get(transfer.call_id)
         decided = (record.first("decided") if record else None) or {}
         speech = (record.first("classified") if record else None) or {}
-        order = self._workorders.create(
-            call_id=transfer.call_id, created_at=self._clock.now(), target=transfer.target.name,
+        order = await asyncio.to_thread(
+            self._workorders.create, call_id=transfer.call_id, created_at=self._clock.now(),
+            target=transfer.target.name,
             target_kind=transfer.target.kind.value, reason=outcome.value, summary=transfer.summary,
             department=transfer.target.description or None, line=decided.get("number"),
             skill=decided.get("skill"), caller_masked=decided.get("caller"),
@@ -132,9 +140,9 @@ class TransferEventAdapter:
                  transfer.id, transfer.target.name, outcome.value)
         return order
 
-    def _left(self, event: AmiMessage) -> None:
+    async def _left(self, event: AmiMessage) -> None:
         call_id = call_id_of_conference(event.get("Conference"))
-        transfer = self._find("", call_id) if call_id else None
+        transfer = await self._find("", call_id) if call_id else None
         if transfer is None or transfer.state is not TransferState.THREE_WAY:
             return
         if event.get("Channel") == transfer.agent_channel:
@@ -143,14 +151,16 @@ class TransferEventAdapter:
         elif event.get("Uniqueid") == transfer.id:
             self._step(transfer, "transfer_target_left")
 
-    def _find(self, transfer_id: str, call_id: str) -> Transfer | None:
-        """By id, else the call's newest transfer; from the journal if this controller
+    async def _find(self, transfer_id: str, call_id: str) -> Transfer | None:
+        """By id, else the call's newest transfer; from the call store if this controller
         did not start it (it was restarted since)."""
         transfer = self._registry.get(transfer_id) if transfer_id else \
             self._registry.for_call(call_id)
         if transfer is not None:
             return transfer
-        return recover(self._journal, self._registry, call_id, transfer_id) if call_id else None
+        if not call_id:
+            return None
+        return await recover(self._records, self._registry, call_id, transfer_id)
 
     def _move(self, transfer: Transfer, state: TransferState) -> None:
         try:

@@ -6,7 +6,7 @@ import logging
 from collections import OrderedDict
 from datetime import datetime
 
-from ivr.calls.records import CallJournal
+from ivr.core.callstore import CallStore
 from ivr.routing.rules import OnFailure
 from ivr.transfers.model import ResolvedTarget, TargetKind, Transfer, TransferMode, TransferState
 
@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 
 
 class TransferRegistry:
-    """In-memory index; the journal is the durable record (``transfer_*`` steps)."""
+    """In-memory index; the call store is the durable record (``transfer_*`` steps)."""
 
     def __init__(self, keep: int = 5000) -> None:
         self._keep = keep
@@ -44,11 +44,11 @@ class TransferRegistry:
         return list(reversed(self._by_id.values()))
 
 
-def recover(journal: CallJournal, registry: TransferRegistry, call_id: str,
-            transfer_id: str = "") -> Transfer | None:
-    """A transfer started before a controller restart, rebuilt from the journal's steps
+async def recover(records: CallStore, registry: TransferRegistry, call_id: str,
+                  transfer_id: str = "") -> Transfer | None:
+    """A transfer started before a controller restart, rebuilt from the call store's steps
     (the newest of the call unless ``transfer_id`` says which) and registered again."""
-    record = journal.get(call_id)
+    record = await records.get(call_id)
     steps = record.steps if record else []
     requested = [s for s in steps if s["step"] == "transfer_requested"
                  and (not transfer_id or s.get("transfer") == transfer_id)]
@@ -75,6 +75,6 @@ def recover(journal: CallJournal, registry: TransferRegistry, call_id: str,
         summary=step.get("summary", ""),
         state=TransferState(last_state) if last_state else TransferState.DIALLING)
     registry.add(transfer)
-    log.info("transfer %s of call %s recovered from the journal (%s)", transfer_id, call_id,
+    log.info("transfer %s of call %s recovered from the call store (%s)", transfer_id, call_id,
              transfer.state.value)
     return transfer

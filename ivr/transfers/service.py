@@ -15,12 +15,12 @@ import secrets
 from collections.abc import Callable
 from typing import Protocol
 
-from agent_pool.feature_codes import interface_of
-from agent_pool.roster import Roster
 from ivr.ami.codec import AmiMessage
-from ivr.calls.records import CallJournal
 from ivr.clock import Clock
 from ivr.config.engine import EngineConfig
+from ivr.config.roster import Roster, interface_of
+from ivr.core.callstore import CallStore
+from ivr.core.events import StepRecorder
 from ivr.transfers.model import (
     CallNotFound,
     NoTransferInProgress,
@@ -64,8 +64,10 @@ class TransferService:
     """Agent-facing transfer operations (CLI, control API and feature codes all land here)."""
 
     def __init__(self, ami: Callable[[], AmiPort | None], config: Callable[[], EngineConfig],
-                 clock: Clock, journal: CallJournal, registry: TransferRegistry) -> None:
+                 clock: Clock, journal: StepRecorder, registry: TransferRegistry,
+                 records: CallStore) -> None:
         self._ami = ami
+        self._records = records
         self._config = config
         self._clock = clock
         self._journal = journal
@@ -110,6 +112,7 @@ class TransferService:
             agent_id=transfer.agent_id,
             summary=transfer.summary, description=resolved.description,
             on_failure=resolved.on_failure.value)
+        await self._records.flush()  # durable before Asterisk moves anyone: a restart recovers it
         try:
             await self._move_channels(ami, transfer, config)
             if mode is not TransferMode.BLIND:
@@ -183,7 +186,7 @@ class TransferService:
 
         ``agent_back=False`` when the agent is already on the way back (keyed * on the phone).
         """
-        transfer = self._active(call_id)
+        transfer = await self._active(call_id)
         if transfer.mode is TransferMode.BLIND:
             raise TransferError(f"transfer {transfer.id} is blind: the caller is already with the "
                                 "target's ringing and the agent was released")
@@ -205,15 +208,16 @@ class TransferService:
 
     async def leave(self, call_id: str) -> Transfer:
         """The agent drops out of the three-way call, leaving caller and target talking."""
-        transfer = self._active(call_id)
+        transfer = await self._active(call_id)
         if transfer.state is not TransferState.THREE_WAY:
             raise TransferError(f"transfer {transfer.id} is {transfer.state.value}: the agent can "
                                 "leave only once the target has answered")
         await _ok(self._connected(), "Hangup", {"Channel": transfer.agent_channel or ""})
         return transfer
 
-    def _active(self, call_id: str) -> Transfer:
-        transfer = self._registry.for_call(call_id) or recover(self._journal, self._registry, call_id)
+    async def _active(self, call_id: str) -> Transfer:
+        transfer = self._registry.for_call(call_id) or \
+            await recover(self._records, self._registry, call_id)
         if transfer is None or not transfer.active:
             raise NoTransferInProgress(f"call {call_id} has no transfer in progress")
         return transfer

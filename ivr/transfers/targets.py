@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from agent_pool.skills import EXPERT_PREFIX
 from ivr.catalogue.lookup import find_line
 from ivr.catalogue.model import EMERGENCY_NUMBERS
 from ivr.config.engine import EngineConfig
+from ivr.core.queues import EXPERT_PREFIX
 from ivr.routing.rules import EndpointKind, OnFailure
 from ivr.transfers.model import ResolvedTarget, TargetKind, UnknownTarget
 

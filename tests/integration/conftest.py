@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from ivr.calls.records import CallRecord
 from hotline_sandbox.state import SandboxState
+from ivr.core.callstore import CallRecord
 from testkit.config import edited_config
 from testkit.controller import ControllerProcess
 from testkit.sipp import SippPeer, answering_peer, place_call
@@ -49,13 +49,15 @@ def sandbox() -> Iterator[SandboxState]:
     from hotline_sandbox import api
     from hotline_sandbox.errors import SandboxError
 
+    was_running = api.status() is not None
     try:
         state = api.up()
     except SandboxError as exc:
         unavailable(f"sandbox Asterisk did not start: {exc}")
         raise
     yield state
-    api.down()
+    if not was_running:  # leave a sandbox someone else started (make run, another run) up
+        api.down()
 
 
 def ami_env(sandbox: SandboxState) -> dict[str, str]:

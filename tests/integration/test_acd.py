@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from ivr.calls.records import CallRecord
 from hotline_sandbox.state import SandboxState
+from ivr.core.callstore import CallRecord
 from testkit.controller import ControllerProcess
 from testkit.sipp import SippPeer, answering_peer, place_call
 from tests.integration.conftest import ami_env, hotline
@@ -62,7 +62,7 @@ def rang(peer: SippPeer) -> int:
 
 
 def calls_to(controller: ControllerProcess, number: str) -> list[CallRecord]:
-    return [r for r in controller.journal.records()
+    return [r for r in controller.calls.records()
             if (r.first("decided") or {}).get("number") == number]
 
 

@@ -19,10 +19,10 @@ from typing import Any
 
 import pytest
 
-from ivr.calls.records import CallRecord
-from ivr.config.engine import load_engine_config
-from ivr.prompts.synth import wav_seconds
 from hotline_sandbox.state import SandboxState
+from ivr.config.engine import load_engine_config
+from ivr.core.callstore import CallRecord
+from ivr.prompts.synth import wav_seconds
 from speechkit.testaudio import silence, speech
 from testkit.controller import ControllerProcess
 from testkit.models import (
@@ -96,7 +96,7 @@ def listened_call(controller: ControllerProcess, traces: Path, pcm: bytes, answe
                   ) -> tuple[CallRecord, dict[str, Any], SippPeer]:
     """Call 12345 saying ``pcm``; the peer on ``answerer_port`` must answer and hang up."""
     agents_ready()
-    before = {r.call_id for r in controller.journal.records()}
+    before = {r.call_id for r in controller.calls.records()}
     peer = answering_peer(answerer_port, traces, scenario="agent_answer_hangup.xml",
                           hold_ms=500, timeout_s=60)
     call = speech_call("12345", traces, pcm, timeout_s=60)
@@ -104,7 +104,7 @@ def listened_call(controller: ControllerProcess, traces: Path, pcm: bytes, answe
     assert peer.wait(10) == 0, peer.describe() + controller.log_tail()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        fresh = [r for r in controller.journal.records()
+        fresh = [r for r in controller.calls.records()
                  if r.call_id not in before and r.first("hangup") and r.first("classified")]
         if fresh:
             record = fresh[-1]

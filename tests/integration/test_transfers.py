@@ -50,7 +50,7 @@ class Call:
         self.parties: list[Party] = []
         stack.callback(self.hang_up_everything)
         self.agent = self.answering("agent-1001", AGENT_HZ, agent_scenario, 60_000)
-        before = {r.call_id for r in controller.journal.records()}
+        before = {r.call_id for r in controller.calls.records()}
         caller_rtp = stack.enter_context(RtpParty(CALLER_HZ))
         self.caller = Party(rtp_call("12345", traces, caller_rtp.port, timeout_s=90), caller_rtp)
         self.parties.append(self.caller)
@@ -60,7 +60,7 @@ class Call:
     def _new_call(self, before: set[str]) -> str:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
-            fresh = [r.call_id for r in self.controller.journal.records()
+            fresh = [r.call_id for r in self.controller.calls.records()
                      if r.call_id not in before and r.first("queued")]
             if fresh:
                 return fresh[-1]
@@ -98,7 +98,7 @@ class Call:
         return entry
 
     def steps(self) -> list[str]:
-        record = self.controller.journal.get(self.call_id)
+        record = self.controller.calls.get(self.call_id)
         return [s["step"] for s in record.steps] if record else []
 
 
@@ -191,7 +191,7 @@ def test_one_key_emergency_transfer_from_the_agent_phone_uses_the_backup_trunk(
     # the agent stays with the caller while 110 rings: no hold, no queue
     assert hears(call.caller, AGENT_HZ, since)
     call.step("transfer_answered", timeout_s=30)
-    attempts = [s for s in controller.journal.get(call.call_id).steps  # type: ignore[union-attr]
+    attempts = [s for s in controller.calls.get(call.call_id).steps  # type: ignore[union-attr]
                 if s["step"] == "transfer_attempt"]
     assert attempts[0]["attempt"] == "primary" and attempts[0]["outcome"] != "answered"
     since = listen()

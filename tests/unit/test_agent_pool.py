@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 
 from agent_pool.asterisk_conf import render_queue_rules, render_queues
-from agent_pool.roster import Agent, Roster
-from agent_pool.skills import expert_domains, memberships, queue_name
+from agent_pool.skills import memberships
 from agent_pool.state import AgentState, AgentStatus, IllegalAgentTransition
 from agent_pool.tracker import AcdTracker
 from ivr.ami.codec import AmiMessage
 from ivr.config.engine import EngineConfig, load_engine_config
+from ivr.config.roster import Agent, Roster
+from ivr.core.queues import expert_domains, queue_name
 
 T0 = datetime(2022, 1, 1, 2, tzinfo=UTC)
 

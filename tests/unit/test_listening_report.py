@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from ivr.calls.records import CallJournal, CallRecord
 from ivr.cli.main import main
+from ivr.core.callstore import CallRecord, CallStore
 from ivr.listening.report import render_html, summarise
 
 AT = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -72,19 +72,21 @@ def test_the_page_flags_a_missed_budget() -> None:
     assert "PJSIP/119@emergency" in page
 
 
-def test_the_command_reads_the_journal(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    journal = CallJournal(tmp_path / "calls.jsonl")
+def test_the_command_reads_the_call_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = CallStore(tmp_path / "calls.db")
+    store.open()
     for call in CALLS:
         for step in call.steps:
-            journal.append(call.call_id, step["step"], AT,
-                           **{k: v for k, v in step.items() if k != "step"})
+            store.append(call.call_id, step["step"], AT,
+                         **{k: v for k, v in step.items() if k != "step"})
+    store.close()
     page = tmp_path / "listening.html"
-    assert main(["listening", "report", "--journal", str(journal.path), "--html", str(page)]) == 0
+    assert main(["listening", "report", "--store", str(store.path), "--html", str(page)]) == 0
     out = capsys.readouterr().out
     assert "listened to 6, routed on speech 3 (50.0%)" in out
     assert "within 15 s: 4/5 (80.0%)" in out
     assert page.read_text(encoding="utf-8").startswith("<!doctype html>")
-    assert main(["listening", "report", "--journal", str(journal.path), "--json"]) == 0
+    assert main(["listening", "report", "--store", str(store.path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["targets"]["hl-tax"] == 2
 
 

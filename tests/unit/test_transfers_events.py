@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ivr.ami.codec import AmiMessage
-from ivr.calls.records import CallJournal
+from ivr.core.callstore import CallStore
 from ivr.config.engine import EngineConfig, load_engine_config
 from ivr.masking import mask_number
 from ivr.transfers.events import TransferEventAdapter
@@ -44,31 +45,32 @@ def config() -> EngineConfig:
 class Hotline:
     """One controller: a transfer service on a fake AMI and the event adapter under test."""
 
-    def __init__(self, config: EngineConfig, journal: CallJournal, ami: FakeAmi | None = None) -> None:
+    def __init__(self, config: EngineConfig, journal: CallStore, ami: FakeAmi | None = None) -> None:
         self.config = config
         self.clock = FixedClock()
         self.journal = journal
         self.registry = TransferRegistry()
         self.ami = ami or FakeAmi()
         self.service = TransferService(lambda: self.ami, lambda: self.config, self.clock, journal,
-                                       self.registry)
+                                       self.registry, journal)
         self.workorders = InMemoryWorkOrderStore()
         self.notified: list[WorkOrder] = []
         self.cancel_requests: list[str] = []
         self.adapter = TransferEventAdapter(self.registry, journal, self.clock, self.workorders,
-                                            self.notified.append, self.cancel_requests.append)
+                                            journal, self.notified.append,
+                                            self.cancel_requests.append)
 
     def restarted(self) -> Hotline:
-        """The controller process again: same journal, empty memory."""
+        """The controller process again: same call store, empty memory."""
         return Hotline(self.config, self.journal, self.ami)
 
-    def feed(self, *events: AmiMessage) -> None:
+    async def feed(self, *events: AmiMessage) -> None:
         for one in events:
             self.clock.advance(1)
-            self.adapter.handle(one)
+            await self.adapter.handle(one)
 
     def steps(self, call_id: str = CALL_ID) -> list[dict[str, Any]]:
-        record = self.journal.get(call_id)
+        record = self.journal.get_blocking(call_id)
         return [s for s in (record.steps if record else []) if s["step"].startswith("transfer_")]
 
     def step_names(self, call_id: str = CALL_ID) -> list[str]:
@@ -79,20 +81,22 @@ class Hotline:
 
 
 @pytest.fixture
-def journal(tmp_path: Path) -> CallJournal:
+def journal(tmp_path: Path) -> Iterator[CallStore]:
     """The call's record so far: it reached 12345 on 12366 (tax) and was classified."""
-    journal = CallJournal(tmp_path / "calls.jsonl")
+    journal = CallStore(tmp_path / "calls.db")
+    journal.open()
     journal.append(CALL_ID, "decided", T0, number="12366", caller=CALLER_MASKED, region="sichuan",
                    mode="sub_center", phase="active", prompts=["greeting"], target_kind="queue",
                    skill="tax", queue="hl-tax", dial=None, priority=0, tags=[])
     journal.append(CALL_ID, "classified", T0, classification={"domain": "tax", "confidence": 0.8},
                    transcript="我的发票丢了怎么补办")
     journal.append(CALL_ID, "queued", T0, queue="hl-tax")
-    return journal
+    yield journal
+    journal.close()
 
 
 @pytest.fixture
-def hotline(config: EngineConfig, journal: CallJournal) -> Hotline:
+def hotline(config: EngineConfig, journal: CallStore) -> Hotline:
     return Hotline(config, journal)
 
 
@@ -146,13 +150,13 @@ async def start(hotline: Hotline, target: str = "12366", **how: Any) -> Transfer
 
 async def test_answered_three_way_then_the_agent_leaves(hotline: Hotline) -> None:
     t = await start(hotline)
-    hotline.feed(hold(t), user_event("AgentWait", CALL_ID, t.id, channel=AGENT), dialling(t), ringing(t))
+    await hotline.feed(hold(t), user_event("AgentWait", CALL_ID, t.id, channel=AGENT), dialling(t), ringing(t))
     assert state(t) is TransferState.DIALLING
-    hotline.feed(attempt(t, "ANSWER"), answered(t))
+    await hotline.feed(attempt(t, "ANSWER"), answered(t))
     assert (state(t), t.outcome) == (TransferState.THREE_WAY, Outcome.ANSWERED)
-    hotline.feed(conf_leave(AGENT, "1763900000.8"))
+    await hotline.feed(conf_leave(AGENT, "1763900000.8"))
     assert state(t) is TransferState.HANDED_OVER
-    hotline.feed(conf_leave(LEG, t.id), hangup())
+    await hotline.feed(conf_leave(LEG, t.id), hangup())
     assert state(t) is TransferState.ENDED
     assert hotline.step_names() == [
         "transfer_requested", "transfer_hold", "transfer_dialling", "transfer_ringing", "transfer_attempt",
@@ -173,14 +177,14 @@ async def test_answered_three_way_then_the_agent_leaves(hotline: Hotline) -> Non
 
 async def test_the_target_leaving_first_keeps_the_three_way_state(hotline: Hotline) -> None:
     t = await start(hotline)
-    hotline.feed(dialling(t), answered(t), conf_leave(LEG, t.id))
+    await hotline.feed(dialling(t), answered(t), conf_leave(LEG, t.id))
     assert t.state is TransferState.THREE_WAY
     assert hotline.step_names()[-1] == "transfer_target_left"
 
 
 async def test_no_answer_writes_one_work_order_and_returns_the_caller(hotline: Hotline) -> None:
     t = await start(hotline)
-    hotline.feed(hold(t), dialling(t), ringing(t), attempt(t, "NOANSWER"), failed(t, "NOANSWER"),
+    await hotline.feed(hold(t), dialling(t), ringing(t), attempt(t, "NOANSWER"), failed(t, "NOANSWER"),
                  returned(t))
     assert (t.state, t.outcome) == (TransferState.RETURNED, Outcome.NO_ANSWER)
     (order,) = hotline.orders()
@@ -198,7 +202,7 @@ async def test_no_answer_writes_one_work_order_and_returns_the_caller(hotline: H
     assert (fail["status"], fail["outcome"], fail["workorder"]) == ("NOANSWER", "no_answer", order.id)
     back = hotline.steps()[-1]
     assert (back["step"], back["to"], back["state"]) == ("transfer_returned", "agent", "returned")
-    hotline.feed(hangup())
+    await hotline.feed(hangup())
     assert t.state is TransferState.ENDED and len(hotline.orders()) == 1
 
 
@@ -207,7 +211,7 @@ async def test_no_answer_writes_one_work_order_and_returns_the_caller(hotline: H
 async def test_busy_or_down_targets_get_a_work_order_with_that_reason(
         hotline: Hotline, status: str, reason: str) -> None:
     t = await start(hotline, "utility-power")
-    hotline.feed(dialling(t, dial="PJSIP/95598@subcenters"), attempt(t, status), failed(t, status))
+    await hotline.feed(dialling(t, dial="PJSIP/95598@subcenters"), attempt(t, status), failed(t, status))
     (order,) = hotline.orders()
     assert (order.target, order.target_kind, order.reason) == ("utility-power", "utility", reason)
 
@@ -215,7 +219,7 @@ async def test_busy_or_down_targets_get_a_work_order_with_that_reason(
 async def test_emergency_that_nobody_answers_returns_the_caller_without_a_work_order(
         hotline: Hotline) -> None:
     t = await start(hotline, "110")
-    hotline.feed(dialling(t, dial="PJSIP/110@emergency"), attempt(t, "CHANUNAVAIL"),
+    await hotline.feed(dialling(t, dial="PJSIP/110@emergency"), attempt(t, "CHANUNAVAIL"),
                  dialling(t, "backup", "PJSIP/110@emergency-backup"), attempt(t, "NOANSWER", "backup"),
                  failed(t, "NOANSWER"), returned(t))
     assert hotline.orders() == [] and hotline.notified == []
@@ -228,7 +232,7 @@ async def test_emergency_that_nobody_answers_returns_the_caller_without_a_work_o
 
 async def test_emergency_answered_on_the_backup_trunk(hotline: Hotline) -> None:
     t = await start(hotline, "110")
-    hotline.feed(dialling(t, dial="PJSIP/110@emergency"), attempt(t, "CHANUNAVAIL"),
+    await hotline.feed(dialling(t, dial="PJSIP/110@emergency"), attempt(t, "CHANUNAVAIL"),
                  dialling(t, "backup", "PJSIP/110@emergency-backup"), attempt(t, "ANSWER", "backup"),
                  answered(t))
     assert (t.state, t.outcome) == (TransferState.THREE_WAY, Outcome.ANSWERED)
@@ -238,7 +242,7 @@ async def test_endpoint_with_on_failure_return_gets_no_work_order(
         hotline: Hotline, config: EngineConfig) -> None:
     hotline.config = _with_endpoint(config, "utility-gas", on_failure="return")
     t = await start(hotline, "utility-gas")
-    hotline.feed(dialling(t), failed(t, "NOANSWER"), returned(t))
+    await hotline.feed(dialling(t), failed(t, "NOANSWER"), returned(t))
     assert hotline.orders() == [] and t.state is TransferState.RETURNED
 
 
@@ -248,7 +252,7 @@ async def test_kept_seats_that_do_not_answer_get_a_work_order(
     adapter (and with it the controller's AMI loop)."""
     hotline.config = _with_endpoint(config, "utility-gas", kind="kept_seats")
     t = await start(hotline, "utility-gas")
-    hotline.feed(dialling(t), failed(t, "NOANSWER"), returned(t))
+    await hotline.feed(dialling(t), failed(t, "NOANSWER"), returned(t))
     (order,) = hotline.orders()
     assert (order.target, order.target_kind, order.reason) == ("utility-gas", "kept_seats", "no_answer")
     assert t.state is TransferState.RETURNED
@@ -260,14 +264,14 @@ def test_every_transfer_target_kind_can_carry_a_work_order() -> None:
 
 async def test_nobody_to_return_to_sends_the_caller_back_to_the_queue(hotline: Hotline) -> None:
     t = await start(hotline)
-    hotline.feed(dialling(t), answered(t), returned(t, "queue"))
+    await hotline.feed(dialling(t), answered(t), returned(t, "queue"))
     assert t.state is TransferState.RETURNED
     assert hotline.steps()[-1]["to"] == "queue"
 
 
 async def test_the_agent_cancelling_from_the_phone_is_recorded(hotline: Hotline) -> None:
     t = await start(hotline)
-    hotline.feed(dialling(t), user_event("CancelRequest", CALL_ID, t.id, channel=AGENT))
+    await hotline.feed(dialling(t), user_event("CancelRequest", CALL_ID, t.id, channel=AGENT))
     step = hotline.steps()[-1]
     assert (step["step"], step["by"]) == ("transfer_cancel_requested", "agent-phone")
     assert hotline.cancel_requests == [CALL_ID]  # the controller is asked to stop the ringing
@@ -275,7 +279,7 @@ async def test_the_agent_cancelling_from_the_phone_is_recorded(hotline: Hotline)
 
 async def test_blind_answered_on_the_callers_dial_hands_the_caller_over(hotline: Hotline) -> None:
     t = await start(hotline, "utility-power", mode=TransferMode.BLIND)
-    hotline.feed(dialling(t, dial="PJSIP/95598@subcenters"),
+    await hotline.feed(dialling(t, dial="PJSIP/95598@subcenters"),
                  event("DialBegin", Channel=CALLER, Uniqueid=CALL_ID, DestChannel=SUBCENTER_PEER),
                  event("DialEnd", Channel=CALLER, Uniqueid=CALL_ID, DestChannel=SUBCENTER_PEER,
                        DialStatus="ANSWER"),
@@ -287,7 +291,7 @@ async def test_blind_answered_on_the_callers_dial_hands_the_caller_over(hotline:
 
 async def test_blind_no_answer_then_the_agent_answering_again_is_not_a_hand_over(hotline: Hotline) -> None:
     t = await start(hotline, "utility-power", mode=TransferMode.BLIND)
-    hotline.feed(dialling(t, dial="PJSIP/95598@subcenters"), attempt(t, "NOANSWER"),
+    await hotline.feed(dialling(t, dial="PJSIP/95598@subcenters"), attempt(t, "NOANSWER"),
                  failed(t, "NOANSWER"), returned(t),
                  # the dialplan rings the same agent again on the caller's channel
                  event("DialEnd", Channel=CALLER, Uniqueid=CALL_ID, DestChannel="PJSIP/agent-1001-0000000e",
@@ -299,9 +303,9 @@ async def test_blind_no_answer_then_the_agent_answering_again_is_not_a_hand_over
 
 async def test_after_a_restart_a_failure_still_writes_the_work_order(hotline: Hotline) -> None:
     t = await start(hotline)
-    hotline.feed(hold(t), dialling(t), ringing(t))
+    await hotline.feed(hold(t), dialling(t), ringing(t))
     later = hotline.restarted()  # the controller restarted while the sub-center rang
-    later.feed(attempt(t, "NOANSWER"), failed(t, "NOANSWER"), returned(t))
+    await later.feed(attempt(t, "NOANSWER"), failed(t, "NOANSWER"), returned(t))
     recovered = later.registry.get(t.id)
     assert recovered is not None and recovered is not t
     assert (recovered.state, recovered.outcome, recovered.mode) == (
@@ -318,7 +322,7 @@ async def test_after_a_restart_a_failure_still_writes_the_work_order(hotline: Ho
 async def test_after_a_restart_an_emergency_failure_writes_none(hotline: Hotline) -> None:
     t = await start(hotline, "110")
     later = hotline.restarted()
-    later.feed(failed(t, "NOANSWER"), returned(t))
+    await later.feed(failed(t, "NOANSWER"), returned(t))
     assert later.orders() == []
 
 
@@ -327,15 +331,15 @@ async def test_after_a_restart_on_failure_return_is_still_respected(
     hotline.config = _with_endpoint(config, "utility-gas", on_failure="return")
     t = await start(hotline, "utility-gas")
     later = hotline.restarted()
-    later.feed(failed(t, "NOANSWER"), returned(t))
+    await later.feed(failed(t, "NOANSWER"), returned(t))
     assert later.orders() == []
 
 
 async def test_after_a_restart_in_the_three_way_call_the_agent_leaving_is_recorded(hotline: Hotline) -> None:
     t = await start(hotline)
-    hotline.feed(dialling(t), answered(t))
+    await hotline.feed(dialling(t), answered(t))
     later = hotline.restarted()
-    later.feed(conf_leave(AGENT, "1763900000.8"))
+    await later.feed(conf_leave(AGENT, "1763900000.8"))
     recovered = later.registry.for_call(CALL_ID)
     assert recovered is not None and recovered.state is TransferState.HANDED_OVER
     assert later.step_names()[-1] == "transfer_agent_left"
@@ -343,11 +347,11 @@ async def test_after_a_restart_in_the_three_way_call_the_agent_leaving_is_record
 
 async def test_the_newest_transfer_of_the_call_is_the_one_recovered(hotline: Hotline) -> None:
     first = await start(hotline)
-    hotline.feed(dialling(first), failed(first, "NOANSWER"), returned(first))
+    await hotline.feed(dialling(first), failed(first, "NOANSWER"), returned(first))
     second = await start(hotline, "utility-water")
     later = hotline.restarted()
-    later.feed(conf_leave(AGENT, "1763900000.8"))  # not in a three-way call: nothing happens
-    later.feed(dialling(second, dial="PJSIP/96116@subcenters"), failed(second, "BUSY"))
+    await later.feed(conf_leave(AGENT, "1763900000.8"))  # not in a three-way call: nothing happens
+    await later.feed(dialling(second, dial="PJSIP/96116@subcenters"), failed(second, "BUSY"))
     assert [(o.target, o.reason) for o in later.orders()] == [("utility-water", "busy")]
 
 
@@ -355,7 +359,7 @@ async def test_events_of_other_calls_and_other_conferences_are_ignored(hotline: 
     t = await start(hotline)
     before = hotline.steps()
     other = "1763900010.9"
-    hotline.feed(
+    await hotline.feed(
         user_event("Failed", other, "xfer-000000000000", channel="PJSIP/trunk-00000009", Status="NOANSWER"),
         user_event("Answered", other, "", channel="PJSIP/trunk-00000009"),
         user_event("Failed", CALL_ID, "xfer-ffffffffffff", Status="NOANSWER"),  # no such transfer
@@ -371,19 +375,19 @@ async def test_events_of_other_calls_and_other_conferences_are_ignored(hotline: 
     assert hotline.steps() == before
     assert t.state is TransferState.DIALLING
     assert hotline.orders() == []
-    assert hotline.journal.get(other) is None
+    assert hotline.journal.get_blocking(other) is None
 
 
 async def test_a_hangup_after_the_transfer_ended_is_not_recorded_twice(hotline: Hotline) -> None:
     t = await start(hotline)
-    hotline.feed(dialling(t), hangup(), hangup())
+    await hotline.feed(dialling(t), hangup(), hangup())
     assert hotline.step_names().count("transfer_ended") == 1
     assert t.state is TransferState.ENDED
 
 
 async def test_late_events_after_the_end_are_recorded_but_change_no_state(hotline: Hotline) -> None:
     t = await start(hotline)
-    hotline.feed(dialling(t), hangup(), answered(t))  # the target answered as the caller hung up
+    await hotline.feed(dialling(t), hangup(), answered(t))  # the target answered as the caller hung up
     assert t.state is TransferState.ENDED
     assert hotline.steps()[-1]["state"] == "ended"
 

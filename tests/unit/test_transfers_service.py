@@ -10,7 +10,7 @@ import pytest
 
 from ivr.agi.codec import AgiEnvironment
 from ivr.agi.server import AgiSession
-from ivr.calls.records import CallJournal
+from ivr.core.callstore import CallStore
 from ivr.config.engine import EngineConfig, load_engine_config
 from ivr.transfers.api import TransferApi, TransferFeatureCodes
 from ivr.transfers.events import TransferEventAdapter
@@ -56,14 +56,17 @@ class Controller:
 
     def __init__(self, config: EngineConfig, journal_path: Path, ami: FakeAmi | None = None) -> None:
         self.config = config
+        self.journal_path = journal_path
         self.ami: FakeAmi | None = ami or FakeAmi()
         self.clock = FixedClock()
-        self.journal = CallJournal(journal_path)
+        self.journal = CallStore(journal_path)
+        self.journal.open()
         self.registry = TransferRegistry()
         self.service = TransferService(self._port, lambda: self.config, self.clock, self.journal,
-                                       self.registry)
+                                       self.registry, self.journal)
         self.workorders = InMemoryWorkOrderStore()
-        self.events = TransferEventAdapter(self.registry, self.journal, self.clock, self.workorders)
+        self.events = TransferEventAdapter(self.registry, self.journal, self.clock, self.workorders,
+                                           self.journal)
 
     def _port(self) -> AmiPort | None:
         return self.ami
@@ -74,11 +77,12 @@ class Controller:
         return self.ami
 
     def restarted(self) -> Controller:
-        """A new controller process: same journal and Asterisk, nothing in memory."""
-        return Controller(self.config, self.journal.path, self.fake)
+        """A new controller process: same call store and Asterisk, nothing in memory."""
+        self.journal.close()  # the old process is gone: what it recorded is on disk
+        return Controller(self.config, self.journal_path, self.fake)
 
     def steps(self, call_id: str = CALL_ID) -> list[dict[str, Any]]:
-        record = self.journal.get(call_id)
+        record = self.journal.get_blocking(call_id)
         return record.steps if record else []
 
     def step_names(self, call_id: str = CALL_ID) -> list[str]:
@@ -87,7 +91,7 @@ class Controller:
 
 @pytest.fixture
 def ctl(config: EngineConfig, tmp_path: Path) -> Controller:
-    return Controller(config, tmp_path / "calls.jsonl")
+    return Controller(config, tmp_path / "calls.db")
 
 
 def leg_up(ctl: Controller, transfer: Transfer) -> str:
@@ -265,8 +269,8 @@ async def test_a_second_transfer_while_one_is_running_is_refused(ctl: Controller
 
 async def test_once_the_caller_is_back_with_the_agent_a_new_transfer_may_start(ctl: Controller) -> None:
     first = await ctl.service.start("12366", call_id=CALL_ID)
-    ctl.events.handle(user_event("Failed", CALL_ID, first.id, Status="NOANSWER"))
-    ctl.events.handle(user_event("Returned", CALL_ID, first.id, To="agent"))
+    await ctl.events.handle(user_event("Failed", CALL_ID, first.id, Status="NOANSWER"))
+    await ctl.events.handle(user_event("Returned", CALL_ID, first.id, To="agent"))
     second = await ctl.service.start("utility-power", call_id=CALL_ID)
     assert second.id != first.id and second.state is TransferState.DIALLING
     assert ctl.service.transfers() == [second, first]
@@ -315,7 +319,7 @@ async def test_events_arriving_before_the_start_returns_are_not_undone(ctl: Cont
     before ``start`` gets Asterisk's Redirect response back."""
     started: list[str] = []
 
-    def dialplan_runs(action: str, fields: dict[str, str]) -> None:
+    async def dialplan_runs(action: str, fields: dict[str, str]) -> None:
         if action != "Redirect":
             return
         (transfer,) = ctl.service.transfers()
@@ -323,7 +327,7 @@ async def test_events_arriving_before_the_start_returns_are_not_undone(ctl: Cont
         for kind, extra in (("Dialling", {"Attempt": "primary", "Dial": "PJSIP/95598@subcenters"}),
                             ("Attempt", {"Attempt": "primary", "Status": "CHANUNAVAIL"}),
                             ("Failed", {"Status": "CHANUNAVAIL"}), ("Returned", {"To": "agent"})):
-            ctl.events.handle(user_event(kind, CALL_ID, transfer.id, **extra))
+            await ctl.events.handle(user_event(kind, CALL_ID, transfer.id, **extra))
 
     ctl.fake.on_action = dialplan_runs
     transfer = await ctl.service.start("utility-power", call_id=CALL_ID, mode=TransferMode.BLIND)
@@ -411,7 +415,7 @@ async def test_cancel_while_ringing_brings_the_agent_back_and_drops_the_target(c
 async def test_cancel_in_the_three_way_call_only_drops_the_target(ctl: Controller) -> None:
     transfer = await ctl.service.start("12366", call_id=CALL_ID)
     leg = leg_up(ctl, transfer)
-    ctl.events.handle(user_event("Answered", CALL_ID, transfer.id, channel=leg))
+    await ctl.events.handle(user_event("Answered", CALL_ID, transfer.id, channel=leg))
     ctl.fake.actions.clear()
     await ctl.service.cancel(CALL_ID)
     assert [(a, f) for a, f, _ in ctl.fake.actions] == [("Hangup", {"Channel": leg})]
@@ -442,7 +446,7 @@ async def test_cancel_without_a_transfer(ctl: Controller) -> None:
 
 async def test_cancel_after_the_caller_was_returned_is_refused(ctl: Controller) -> None:
     transfer = await ctl.service.start("12366", call_id=CALL_ID)
-    ctl.events.handle(user_event("Returned", CALL_ID, transfer.id, To="agent"))
+    await ctl.events.handle(user_event("Returned", CALL_ID, transfer.id, To="agent"))
     with pytest.raises(NoTransferInProgress):
         await ctl.service.cancel(CALL_ID)
 
@@ -450,7 +454,7 @@ async def test_cancel_after_the_caller_was_returned_is_refused(ctl: Controller) 
 async def test_cancel_after_a_controller_restart_uses_the_journal(ctl: Controller) -> None:
     transfer = await ctl.service.start("12366", call_id=CALL_ID)
     leg = leg_up(ctl, transfer)
-    ctl.events.handle(user_event("Answered", CALL_ID, transfer.id, channel=leg))
+    await ctl.events.handle(user_event("Answered", CALL_ID, transfer.id, channel=leg))
     later = ctl.restarted()
     later.fake.actions.clear()
     cancelled = await later.service.cancel(CALL_ID)
@@ -460,7 +464,7 @@ async def test_cancel_after_a_controller_restart_uses_the_journal(ctl: Controlle
 
 async def test_a_cancelled_transfer_stays_cancelled_after_a_restart(ctl: Controller) -> None:
     transfer = await ctl.service.start("12366", call_id=CALL_ID)
-    ctl.events.handle(user_event("Answered", CALL_ID, transfer.id))
+    await ctl.events.handle(user_event("Answered", CALL_ID, transfer.id))
     await ctl.service.cancel(CALL_ID)
     later = ctl.restarted()
     later.fake.actions.clear()
@@ -475,7 +479,7 @@ async def test_a_cancelled_transfer_stays_cancelled_after_a_restart(ctl: Control
 
 async def test_leave_hangs_up_the_agent_once_the_target_answered(ctl: Controller) -> None:
     transfer = await ctl.service.start("12366", call_id=CALL_ID)
-    ctl.events.handle(user_event("Answered", CALL_ID, transfer.id))
+    await ctl.events.handle(user_event("Answered", CALL_ID, transfer.id))
     ctl.fake.actions.clear()
     left = await ctl.service.leave(CALL_ID)
     assert [(a, f) for a, f, _ in ctl.fake.actions] == [("Hangup", {"Channel": AGENT})]
@@ -498,7 +502,7 @@ async def test_leave_without_a_transfer(ctl: Controller) -> None:
 
 async def test_leave_after_a_controller_restart(ctl: Controller) -> None:
     transfer = await ctl.service.start("12366", call_id=CALL_ID)
-    ctl.events.handle(user_event("Answered", CALL_ID, transfer.id))
+    await ctl.events.handle(user_event("Answered", CALL_ID, transfer.id))
     later = ctl.restarted()
     later.fake.actions.clear()
     await later.service.leave(CALL_ID)

@@ -3,7 +3,7 @@ and an AMI connection that records the actions the controller sends."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -84,7 +84,8 @@ class FakeAmi:
     channels: list[dict[str, str]] = field(default_factory=talking)
     variables: dict[tuple[str, str], str] = field(default_factory=lambda: {(CALLER, "HOTLINE_LINE"): "12366"})
     fail: dict[str, str] = field(default_factory=dict)  # action -> Asterisk's error message
-    on_action: Callable[[str, dict[str, str]], None] | None = None  # runs after a successful action
+    # runs after a successful action (the dialplan's events, fed to the adapter)
+    on_action: Callable[[str, dict[str, str]], Awaitable[None]] | None = None
     actions: list[Action] = field(default_factory=list)
     lists: list[str] = field(default_factory=list)
 
@@ -100,7 +101,7 @@ class FakeAmi:
             return message(Response="Success", ActionID=action_id, Variable=fields["Variable"],
                            Value=value)
         if self.on_action is not None:
-            self.on_action(action, fields)
+            await self.on_action(action, fields)
         return message(Response="Success", ActionID=action_id,
                        Message="Originate successfully queued" if action == "Originate" else "")
 

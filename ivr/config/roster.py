@@ -43,3 +43,10 @@ class Roster(StrictModel):
     def by_id(self, agent_id: str) -> Agent | None:
         """The agent with this id."""
         return next((a for a in self.agents if a.id == agent_id), None)
+
+
+def interface_of(channel: str) -> str:
+    """The phone of a channel: ``PJSIP/agent-1001-0000000a`` -> ``PJSIP/agent-1001``."""
+    tech, _, rest = channel.partition("/")
+    name, _, _suffix = rest.rpartition("-")
+    return f"{tech}/{name or rest}"

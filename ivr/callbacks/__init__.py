@@ -1,0 +1,1 @@
+"""Callbacks: callers promised a call back (today: when nobody was logged in)."""

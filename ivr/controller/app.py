@@ -1,0 +1,24 @@
+"""The composition root: which features the engine runs, in registration order.
+
+A feature that needs another's service comes after it (transfers file work orders;
+listening plans itself into routing's decisions).
+"""
+
+from __future__ import annotations
+
+from agent_pool.feature import register as acd
+from ivr.callbacks.feature import register as callbacks
+from ivr.calls.feature import register as routing
+from ivr.core.features import Register
+from ivr.listening.feature import register as listening
+from ivr.transfers.feature import register as transfers
+from ivr.workorders.feature import register as workorders
+
+FEATURES: tuple[Register, ...] = (
+    routing,
+    listening,
+    acd,
+    workorders,
+    transfers,
+    callbacks,
+)
