@@ -6,9 +6,10 @@ them into its configuration at start-up.
 
 from __future__ import annotations
 
-from agent_pool.skills import all_skills, queue_name, widen_rules
+from agent_pool.skills import all_skills, widen_rules
 from ivr.catalogue.model import Catalogue
 from ivr.config.roster import Roster
+from ivr.core.queues import queue_name
 from ivr.routing.rules import Acd
 
 HEADER = "; Generated from routing_rules.yaml (acd) by agent_pool; do not edit by hand.\n"

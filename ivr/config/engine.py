@@ -8,10 +8,10 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from ivr.config.roster import Roster
 from ivr.catalogue.checks import check_catalogue
 from ivr.catalogue.model import EMERGENCY_NUMBERS, Catalogue, Line
 from ivr.config.errors import ConfigError, ConfigProblem
+from ivr.config.roster import Roster
 from ivr.config.validate import validate_document
 from ivr.config.yamlsrc import LocatedDocument, load_located
 from ivr.routing.rules import RoutingRules

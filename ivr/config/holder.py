@@ -102,7 +102,7 @@ class ConfigHolder:
             self._rejected([str(problem) for problem in exc.problems]
                            or ["the configuration was rejected"])
             return False
-        except Exception as exc:  # noqa: BLE001 - a reload must never take the controller down
+        except Exception as exc:  # a reload must never take the controller down
             log.error("config reload failed unexpectedly", exc_info=True)
             self._rejected([f"{self._directory}: {type(exc).__name__}: {exc}"])
             return False
@@ -158,10 +158,7 @@ def _get(obj: Any, path: SettingPath) -> Any:
     for part in path:
         if obj is None or obj is _MISSING:
             return _MISSING
-        if isinstance(obj, dict):
-            obj = obj.get(part, _MISSING)
-        else:
-            obj = getattr(obj, part, _MISSING)
+        obj = obj.get(part, _MISSING) if isinstance(obj, dict) else getattr(obj, part, _MISSING)
     return obj
 
 

@@ -97,7 +97,7 @@ class _GuardedLoader(yaml.SafeLoader):
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
+            event = self.peek_event()  # type: ignore[no-untyped-call]
             target = self.anchors.get(event.anchor)
             if target is not None:  # an undefined alias is the composer's own error
                 size = self._sizes.get(id(target))
@@ -119,12 +119,15 @@ class _GuardedLoader(yaml.SafeLoader):
             return super().compose_node(parent, index)
         self._depth += 1
         if self._depth > MAX_DEPTH:
-            raise _Refused(self.peek_event().start_mark, "(nesting)",
+            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+            raise _Refused(mark, "(nesting)",
                            f"nested more than {MAX_DEPTH} levels deep")
         try:
             node = super().compose_node(parent, index)
         finally:
             self._depth -= 1
+        if node is None:
+            return node
         size = 1
         if isinstance(node, yaml.SequenceNode):
             size += sum(self._sizes[id(item)] for item in node.value)

@@ -6,7 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-RUN_DIR_ENV = "HOTLINE_RUN_DIR"
+from ivr.core.environ import RUN_DIR_ENV
+
 DEFAULT_RUN_DIR = Path("/tmp/hotline12345")
 
 

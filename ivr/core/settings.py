@@ -13,10 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ivr.ami.client import AmiSettings
+from ivr.core.environ import CONFIG_DIR_ENV
 from ivr.core.rundir import RunDir
-
-CONFIG_DIR_ENV = "HOTLINE_CONFIG_DIR"
-AMI_ENV = ("HOTLINE_AMI_HOST", "HOTLINE_AMI_PORT", "HOTLINE_AMI_USER", "HOTLINE_AMI_SECRET")
 
 
 @dataclass(frozen=True)

@@ -32,13 +32,19 @@ class Listening:
         self.enabled_at_start = core.current().rules.listening.enabled
         self.socket_ok = True  # False while the AudioSocket port cannot be bound
         self._server: AudioSocketServer | None = None
+        self._configured: tuple[object, object] | None = None
 
     async def configure(self, config: EngineConfig | None = None) -> None:
-        """Load or swap the speech engines for the configuration in force."""
+        """Load or swap the speech engines for the configuration in force (a reload that
+        changed neither listening nor classification changes nothing here)."""
         rules = (config or self._core.current()).rules
         listening = rules.listening
         if not self.socket_ok or not self.enabled_at_start:
             listening = listening.model_copy(update={"enabled": False})
+        wanted = (listening, rules.classification)
+        if wanted == self._configured:
+            return
+        self._configured = wanted
         await self.runtime.configure(listening, rules.classification)
 
     async def start(self) -> None:

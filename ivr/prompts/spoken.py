@@ -19,8 +19,6 @@ import re
 import unicodedata
 from collections.abc import Mapping
 
-from pypinyin import Style, lazy_pinyin
-
 #: Corrections that always apply (pypinyin's phrase table gets these wrong).
 BUILTIN_PRONUNCIATIONS: Mapping[str, str] = {
     "拨打的": "bo1 da3 de5",  # pypinyin matches 打的 (da3 di1, "take a taxi")
@@ -97,6 +95,8 @@ def _han(run: str, overrides: Mapping[str, str]) -> list[str]:
 
 
 def _pypinyin(run: str) -> list[str]:
+    from pypinyin import Style, lazy_pinyin  # ~0.3 s of phrase tables: only when text is spoken
+
     syllables = lazy_pinyin(run, style=Style.TONE3, neutral_tone_with_five=True)
     return [s for s in syllables if SYLLABLE.fullmatch(s)]
 

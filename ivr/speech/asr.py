@@ -19,9 +19,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
 
-import vosk
-
-from ivr.speech.resample import Upsampler
+# vosk and the resampler (numpy) are imported where a model is loaded or a call decoded:
+# `hotline check` only inspects the model directory.
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +127,10 @@ def load_model(path: Path | str, log_level: int = -1) -> SpeechModel:
     problems = check_model_dir(path)
     if problems:
         raise ModelError(f"Vosk model at {path} is unusable: " + "; ".join(problems))
+    import vosk
+
+    import ivr.speech.resample  # noqa: F401 - loaded with the model, not on a call's first decode
+
     vosk.SetLogLevel(log_level)
     try:
         model = vosk.Model(str(path))
@@ -178,6 +181,10 @@ class VoskDecoder:
     """A ``KaldiRecognizer`` for one call; accumulates segment finals into one transcript."""
 
     def __init__(self, model: SpeechModel, config: AsrConfig, grammar: Sequence[str] = ()) -> None:
+        import vosk
+
+        from ivr.speech.resample import Upsampler
+
         self._upsampler = Upsampler(INPUT_RATE, config.recognizer_rate)
         phrases = list(grammar or config.grammar)
         if phrases:

@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ivr.core.environ import model_dir
 from ivr.speech.asr import check_model_dir
 
 _CHUNK = 1 << 20
@@ -171,7 +172,7 @@ def fetch(spec: ModelSpec, dest: Path, timeout_s: float, progress: Progress | No
 
 
 def _default_dest() -> Path:
-    return Path(os.environ.get("HOTLINE_MODEL_DIR", Path.home() / ".cache" / "hotline12345" / "models"))
+    return model_dir()
 
 
 def _progress(done: int, total: int | None) -> None:

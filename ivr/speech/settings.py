@@ -9,7 +9,6 @@ model) routes every call on its dialled number alone, as before.
 
 from __future__ import annotations
 
-import os
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,12 +16,13 @@ from typing import TYPE_CHECKING
 from pydantic import Field, model_validator
 
 from ivr.config.validate import StrictModel
+from ivr.core.environ import VOSK_MODEL_ENV, vosk_model_override
 
 if TYPE_CHECKING:  # the schema loads without Vosk or webrtcvad (hotline check, route)
     from ivr.speech.pipeline import PipelineConfig
     from ivr.speech.vad import VadConfig
 
-MODEL_PATH_ENV = "HOTLINE_VOSK_MODEL"
+MODEL_PATH_ENV = VOSK_MODEL_ENV
 
 
 class ListenOn(StrEnum):
@@ -116,7 +116,7 @@ class ListeningRules(StrictModel):
 
     def resolved_model_path(self, config_dir: Path) -> Path:
         """The model directory: ``$HOTLINE_VOSK_MODEL``, else ``model_path``."""
-        raw = os.environ.get(MODEL_PATH_ENV) or self.model_path
+        raw = vosk_model_override() or self.model_path
         path = Path(raw).expanduser()
         return path if path.is_absolute() else config_dir / path
 
