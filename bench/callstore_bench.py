@@ -203,7 +203,7 @@ async def measure_live(path: Path, size: int, seconds: float, rate: int) -> dict
 
 def measure_journal(directory: Path, size: int, lookups: int) -> dict[str, Any]:
     """The former journal: ``CallJournal.get`` reads the whole file every time."""
-    from ivr.calls.records import CallJournal
+    from bench.jsonl_journal import CallJournal
 
     path = directory / f"calls-{size}.jsonl"
     with path.open("w", encoding="utf-8") as handle:

@@ -22,7 +22,7 @@ class CallEventAdapter:
     """Records the steps the dialplan reports (UserEvent), each dial attempt and the hangup."""
 
     #: the AMI events this adapter consumes
-    EVENTS = frozenset({"UserEvent", "DialBegin", "DialEnd", "Hangup"})
+    EVENTS = frozenset({"UserEvent", "DialBegin", "DialEnd", "AgentConnect", "Hangup"})
 
     def __init__(self, journal: StepRecorder, clock: Clock) -> None:
         self._journal = journal
@@ -57,8 +57,19 @@ class CallEventAdapter:
             extra = {"status": event.get("DialStatus")} if name == "DialEnd" else {}
             self._journal.append(event.get("Uniqueid"), step, self._clock.now(),
                                  dest=event.get("DestChannel"), **extra)
+        elif name == "AgentConnect" and event.get("Uniqueid") in self._ours:
+            self._journal.append(event.get("Uniqueid"), "answered", self._clock.now(),
+                                 queue=event.get("Queue"), agent=event.get("MemberName"),
+                                 interface=event.get("Interface"),
+                                 hold_s=_seconds(event.get("HoldTime")),
+                                 ring_s=_seconds(event.get("RingTime")))
         elif name == "Hangup" and event.get("Uniqueid") in self._ours:
             uniqueid = event.get("Uniqueid")
             self._ours.discard(uniqueid)
             self._journal.append(uniqueid, "hangup", self._clock.now(),
                                  cause=event.get("Cause"), cause_txt=event.get("Cause-txt"))
+
+
+def _seconds(raw: str) -> int | None:
+    """An AMI seconds field, None when absent or not a number."""
+    return int(raw) if raw.isdigit() else None

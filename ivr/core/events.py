@@ -85,6 +85,11 @@ class Queued(CallEvent):
     """The call joined an ACD queue."""
 
 
+@_step("answered")
+class Answered(CallEvent):
+    """An agent answered the queued call (who, after how long a wait)."""
+
+
 @_step("queue_result")
 class QueueResult(CallEvent):
     """How the queue ended for the call."""

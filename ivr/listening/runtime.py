@@ -19,10 +19,10 @@ from types import TracebackType
 
 from ivr.speech.asr import AsrConfig, AsrEngine, ModelError, load_model, split_vocabulary
 from ivr.speech.nb import ModelFileError, NgramModel, load_ngram_model
-from ivr.speech.pipeline import StreamFactory
+from ivr.speech.pipeline import PipelineResult, StreamFactory
 from ivr.speech.rules import ClassificationRules
 from ivr.speech.server import AudioSocketSession
-from ivr.speech.service import ResultBoard, SpeechService
+from ivr.speech.service import SpeechService
 from ivr.speech.settings import GrammarMode, ListeningRules
 
 log = logging.getLogger(__name__)
@@ -41,9 +41,8 @@ class EngineKey:
 class SpeechRuntime:
     """Owns the recogniser and the :class:`SpeechService` of the current configuration."""
 
-    def __init__(self, config_dir: Path, board: ResultBoard | None = None) -> None:
+    def __init__(self, config_dir: Path) -> None:
         self._config_dir = config_dir
-        self.board = board or ResultBoard()
         self._engine: AsrEngine | None = None
         self._key: EngineKey | None = None
         self._service: SpeechService | None = None
@@ -93,7 +92,7 @@ class SpeechRuntime:
         if self._engine is not None:
             streams = functools.partial(self._engine.open_stream, self._grammar)
         model = await asyncio.to_thread(self._classifier_model)
-        self._service = SpeechService(streams, rules, model, listening.pipeline(), self.board)
+        self._service = SpeechService(streams, rules, model, listening.pipeline())
 
     def _load(self, key: EngineKey) -> AsrEngine | None:
         try:
@@ -133,18 +132,18 @@ class SpeechRuntime:
             else:
                 await asyncio.to_thread(old.close)
 
-    async def handle(self, session: AudioSocketSession, prompt: bytes) -> None:
+    async def handle(self, session: AudioSocketSession, prompt: bytes) -> PipelineResult | None:
         """Pre-classify one AudioSocket call with the current service (and its engine, kept
-        open until the call is done even if a reload replaces it meanwhile)."""
+        open until the call is done even if a reload replaces it meanwhile); None when
+        listening is off (the leg is hung up at once)."""
         service, engine = self._service, self._engine
         if service is None:
             await session.hangup()
-            return
+            return None
         if engine is not None:
             self._users[id(engine)] = self._users.get(id(engine), 0) + 1
         try:
-            service.expect(session.uuid, prompt)
-            await service.handle(session)
+            return await service.handle(session, prompt)
         finally:
             if engine is not None:
                 left = self._users[id(engine)] - 1

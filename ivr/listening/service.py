@@ -15,12 +15,13 @@ down, the leg failing, the result missing, the controller restarted in between.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from ivr.agi.server import AgiSession
 from ivr.calls.service import SoundResolver, channel_variables
@@ -47,15 +48,33 @@ _LISTENING_MODES = {
 }
 
 
-@dataclass(frozen=True)
-class PendingListen:
-    """A call that was told to listen, until its classify request comes."""
+@dataclass
+class ListeningCall:
+    """One listening call, from the routing decision to its classify request: the only
+    place its state lives (the plan, the prompt it hears, what it said)."""
 
     call_id: str
     speech_id: uuid.UUID
     facts: CallFacts
     prompt: bytes
     planned_at: float  # monotonic: the routing decision, just before Answer()
+    result: PipelineResult | None = None
+    heard: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def post(self, result: PipelineResult) -> None:
+        """The AudioSocket leg is done: keep what was heard, wake the classify request."""
+        self.result = result
+        self.heard.set()
+
+    async def wait(self, timeout_s: float) -> PipelineResult | None:
+        """The result, waiting up to ``timeout_s`` for the leg to finish."""
+        if self.result is None:
+            try:
+                async with asyncio.timeout(timeout_s):
+                    await self.heard.wait()
+            except TimeoutError:
+                return None
+        return self.result
 
 
 def _masked(result: PipelineResult) -> PipelineResult:
@@ -89,7 +108,7 @@ class ListeningService:
         self._clock = clock
         self._sound = sound
         self._keep = keep
-        self._pending: OrderedDict[uuid.UUID, PendingListen] = OrderedDict()
+        self._calls: OrderedDict[uuid.UUID, ListeningCall] = OrderedDict()
 
     # routing time
 
@@ -108,10 +127,10 @@ class ListeningService:
             log.error("call %s not listening: %s", call_id, exc)
             return {}
         speech_id = uuid.uuid4()
-        self._pending[speech_id] = PendingListen(call_id, speech_id, facts, prompt,
-                                                 time.monotonic())
-        while len(self._pending) > self._keep:
-            self._pending.popitem(last=False)
+        self._calls[speech_id] = ListeningCall(call_id, speech_id, facts, prompt,
+                                               time.monotonic())
+        while len(self._calls) > self._keep:
+            self._calls.popitem(last=False)
         socket = listening.audiosocket
         return {
             "HOTLINE_LISTEN": "1",
@@ -125,16 +144,17 @@ class ListeningService:
 
     async def handle_audio(self, session: AudioSocketSession) -> None:
         """AudioSocket handler: play the call's prompts, listen, classify, post."""
-        pending = self._pending.get(session.uuid)
-        if pending is None:
+        call = self._calls.get(session.uuid)
+        if call is None:
             log.warning("AudioSocket call %s was not planned (controller restarted?)",
                         session.uuid)
         else:
-            self._journal.append(pending.call_id, "listening", self._clock.now(),
+            self._journal.append(call.call_id, "listening", self._clock.now(),
                                  speech_id=str(session.uuid),
-                                 connect_ms=round((time.monotonic() - pending.planned_at) * 1000,
-                                                  1))
-        await self._runtime.handle(session, pending.prompt if pending else b"")
+                                 connect_ms=round((time.monotonic() - call.planned_at) * 1000, 1))
+        result = await self._runtime.handle(session, call.prompt if call else b"")
+        if call is not None and result is not None:
+            call.post(result)
 
     # after listening
 
@@ -146,14 +166,17 @@ class ListeningService:
             speech_id = uuid.UUID(args[0]) if args else None
         except ValueError:
             speech_id = None
-        pending = self._pending.pop(speech_id, None) if speech_id else None
+        pending = self._calls.get(speech_id) if speech_id else None
         if pending is None:
             self._journal.append(call_id, "classified", self._clock.now(), outcome="lost",
                                  speech_id=args[0] if args else None)
             log.warning("call %s: no listening plan for %s; keeping the first decision",
                         call_id, args[:1])
             return
-        result = await self._runtime.board.wait(pending.speech_id, RESULT_WAIT_S)
+        try:
+            result = await pending.wait(RESULT_WAIT_S)
+        finally:
+            self._calls.pop(pending.speech_id, None)
         budget_used_ms = round((time.monotonic() - pending.planned_at) * 1000, 1)
         if result is None:
             self._journal.append(call_id, "classified", self._clock.now(), outcome="no_result",
@@ -192,4 +215,4 @@ class ListeningService:
 
     def pending(self) -> int:
         """Calls planned to listen whose classify request has not come yet."""
-        return len(self._pending)
+        return len(self._calls)

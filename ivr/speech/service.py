@@ -93,7 +93,7 @@ class SpeechService:
     rules: ClassificationRules
     model: NgramModel | None
     config: PipelineConfig
-    board: ResultBoard
+    board: ResultBoard | None = None  # where results are posted (None: the caller takes them)
     prompt: bytes = b""  # 8 kHz 16-bit mono audio played while listening (barge-in stops it)
     keep: int = 1000  # per-call prompts remembered for calls not yet connected
     _expected: OrderedDict[uuid.UUID, tuple[bytes, PipelineConfig]] = field(
@@ -116,9 +116,16 @@ class SpeechService:
         """The configured classifier."""
         return classify(text, self.rules, self.model)
 
-    async def handle(self, session: AudioSocketSession) -> None:
-        """AudioSocket handler: listen, classify, post, hang up the AudioSocket leg."""
-        prompt, config = self._expected.pop(session.uuid, (self.prompt, self.config))
+    async def handle(self, session: AudioSocketSession,
+                     prompt: bytes | None = None) -> PipelineResult:
+        """AudioSocket handler: play ``prompt`` (else the one :meth:`expect` named, else the
+        default), listen, classify, post to the board if any, hang up the AudioSocket leg;
+        returns the result."""
+        if prompt is not None:
+            config = after_prompt(self.config, len(prompt) * 1000 // (2 * 8000)) if prompt \
+                else self.config
+        else:
+            prompt, config = self._expected.pop(session.uuid, (self.prompt, self.config))
         if prompt:
             session.send_audio(prompt)
 
@@ -127,5 +134,7 @@ class SpeechService:
 
         result = await preclassify(session.audio(), self.classify, self.streams, config,
                                    on_speech_started=barge_in)
-        self.board.post(session.uuid, result)
+        if self.board is not None:
+            self.board.post(session.uuid, result)
         session.stop_audio()
+        return result

@@ -77,8 +77,7 @@ def shipped_rules() -> RoutingRules:
 
 async def listen_to(runtime: SpeechRuntime, session: FakeAudioSession,
                     prompt: bytes = PROMPT) -> PipelineResult:
-    await runtime.handle(cast(AudioSocketSession, session), prompt)
-    result = runtime.board.get(session.uuid)
+    result = await runtime.handle(cast(AudioSocketSession, session), prompt)
     assert result is not None, "every call that reached the runtime gets a result"
     return result
 
@@ -117,9 +116,8 @@ async def test_listening_disabled_is_unavailable_and_hangs_up_the_leg(
     assert runtime.service is None
     assert runtime.error is not None and "disabled" in runtime.error
     session = FakeAudioSession(inbound=silence(400))
-    await runtime.handle(cast(AudioSocketSession, session), PROMPT)
+    assert await runtime.handle(cast(AudioSocketSession, session), PROMPT) is None
     assert session.hung_up and session.sent == []
-    assert runtime.board.get(session.uuid) is None
 
 
 async def test_no_classification_section_is_unavailable(tmp_path: Path,
@@ -299,8 +297,7 @@ async def test_a_reload_lets_calls_already_listening_finish(
     await runtime.configure(rules.listening.model_copy(update={"workers": 3}), rules.classification)
     assert len(loads.paths) == 2, "the changed pool size reloads the engine"
     session.resume.set()
-    await asyncio.wait_for(call, 15)
-    result = runtime.board.get(session.uuid)
+    result = await asyncio.wait_for(call, 15)
     assert result is not None
     assert result.outcome is Outcome.CLASSIFIED, (result.outcome, result.error)
     assert result.classification.domain == "tax"

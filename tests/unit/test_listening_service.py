@@ -8,6 +8,7 @@ import json
 import os
 import uuid
 import wave
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -19,9 +20,9 @@ import pytest
 import ivr.listening.service as listening_service
 from ivr.agi.codec import AgiEnvironment
 from ivr.agi.server import AgiSession
-from ivr.calls.records import CallJournal
 from ivr.calls.service import channel_variables
 from ivr.config.engine import EngineConfig, load_engine_config
+from ivr.core.callstore import CallQuery, CallStore
 from ivr.listening.prompts import PromptAudio, PromptAudioError
 from ivr.listening.runtime import SpeechRuntime
 from ivr.listening.service import ListeningService
@@ -32,7 +33,6 @@ from ivr.speech.classify import Classification, Source, Urgency
 from ivr.speech.pipeline import Outcome, PipelineResult
 from ivr.speech.rules import EmergencyService, OutOfScope, RequestType
 from ivr.speech.server import AudioSocketSession
-from ivr.speech.service import ResultBoard
 from ivr.speech.settings import EmergencyAction, ListenOn
 from tests.unit.transfer_fakes import T0, FixedClock
 
@@ -53,11 +53,12 @@ class FakeRuntime:
     """What the service uses of :class:`SpeechRuntime`."""
 
     available: bool = True
-    board: ResultBoard = field(default_factory=ResultBoard)
+    results: dict[uuid.UUID, PipelineResult] = field(default_factory=dict)  # what callers say
     handled: list[tuple[uuid.UUID, bytes]] = field(default_factory=list)
 
-    async def handle(self, session: AudioSocketSession, prompt: bytes) -> None:
+    async def handle(self, session: AudioSocketSession, prompt: bytes) -> PipelineResult | None:
         self.handled.append((session.uuid, prompt))
+        return self.results.get(session.uuid)
 
 
 @dataclass
@@ -117,7 +118,8 @@ class Harness:
         self.config = config
         self.runtime = FakeRuntime()
         self.library = library
-        self.journal = CallJournal(journal_path)
+        self.journal = CallStore(journal_path)
+        self.journal.open()
         self.service = ListeningService(lambda: self.config, cast(SpeechRuntime, self.runtime),
                                         PromptAudio(library), self.journal, FixedClock(T0),
                                         library.sound_name, keep=keep)
@@ -136,16 +138,22 @@ class Harness:
         await self.service.handle_classify(cast(AgiSession, request))
         return request
 
+    async def hear(self, speech_id: str, result: PipelineResult) -> None:
+        """The caller's AudioSocket leg: the runtime hears ``result``."""
+        call = uuid.UUID(speech_id)
+        self.runtime.results[call] = result
+        await self.service.handle_audio(cast(AudioSocketSession, FakeAudioSession(call)))
+
     def steps(self, kind: str) -> list[dict[str, Any]]:
-        if not self.journal.path.exists():
-            return []
-        lines = self.journal.path.read_text(encoding="utf-8").splitlines()
-        return [s for s in map(json.loads, lines) if s["step"] == kind]
+        records = self.journal.calls_blocking(CallQuery(limit=10_000))
+        return [s for r in records for s in r.steps if s["step"] == kind]
 
 
 @pytest.fixture
-def harness(shipped: EngineConfig, library: PromptLibrary, tmp_path: Path) -> Harness:
-    return Harness(shipped, library, tmp_path / "journal" / "calls.jsonl")
+def harness(shipped: EngineConfig, library: PromptLibrary, tmp_path: Path) -> Iterator[Harness]:
+    harness = Harness(shipped, library, tmp_path / "journal" / "calls.db")
+    yield harness
+    harness.journal.close()
 
 
 def heard(domain: str = "social_security", *, emergency: str | None = None,
@@ -258,7 +266,7 @@ async def test_an_unplanned_audiosocket_call_still_gets_classified(harness: Harn
 
 async def test_a_topic_reroutes_to_its_queue_with_a_screen_pop(harness: Harness) -> None:
     speech_id = harness.plan("12345")["HOTLINE_SPEECH_ID"]
-    harness.runtime.board.post(uuid.UUID(speech_id), result_of(heard("social_security")))
+    await harness.hear(speech_id, result_of(heard("social_security")))
     request = await harness.classify(speech_id)
     names = [name for name, _ in request.variables]
     values = dict(request.variables)
@@ -278,7 +286,7 @@ async def test_a_topic_reroutes_to_its_queue_with_a_screen_pop(harness: Harness)
 
 async def test_the_journal_records_the_classification(harness: Harness) -> None:
     speech_id = harness.plan("12345")["HOTLINE_SPEECH_ID"]
-    harness.runtime.board.post(uuid.UUID(speech_id), result_of(heard("social_security")))
+    await harness.hear(speech_id, result_of(heard("social_security")))
     await harness.classify(speech_id)
     [step] = harness.steps("classified")
     assert step["call_id"] == CALL_ID
@@ -296,7 +304,7 @@ async def test_numbers_the_caller_said_are_masked_in_records_and_screen_pops(
         harness: Harness) -> None:
     said = "我的电话是13800138000，社保卡号 一 三 八 零 零 一 三 八 零 零 零"
     speech_id = harness.plan("12345")["HOTLINE_SPEECH_ID"]
-    harness.runtime.board.post(uuid.UUID(speech_id),
+    await harness.hear(speech_id,
                                result_of(heard("social_security", text=said), transcript=said))
     request = await harness.classify(speech_id)
     [step] = harness.steps("classified")
@@ -310,7 +318,7 @@ async def test_numbers_the_caller_said_are_masked_in_records_and_screen_pops(
 
 async def test_an_emergency_dials_its_service_with_the_backup_trunk(harness: Harness) -> None:
     speech_id = harness.plan("12345")["HOTLINE_SPEECH_ID"]
-    harness.runtime.board.post(uuid.UUID(speech_id),
+    await harness.hear(speech_id,
                                result_of(heard(emergency="119"), "楼下着火了"))
     request = await harness.classify(speech_id)
     values = dict(request.variables)
@@ -329,7 +337,7 @@ async def test_an_emergency_dials_its_service_with_the_backup_trunk(harness: Har
 async def test_an_emergency_queues_at_diverted_priority_when_so_configured(harness: Harness) -> None:
     harness.listening(emergency_action=EmergencyAction.QUEUE)
     speech_id = harness.plan("12345")["HOTLINE_SPEECH_ID"]
-    harness.runtime.board.post(uuid.UUID(speech_id), result_of(heard(emergency="120"), "有人晕倒了"))
+    await harness.hear(speech_id, result_of(heard(emergency="120"), "有人晕倒了"))
     request = await harness.classify(speech_id)
     values = dict(request.variables)
     assert values["HOTLINE_TARGET_KIND"] == "queue"
@@ -343,7 +351,7 @@ async def test_a_diverted_emergency_caller_with_a_topic_stays_in_the_general_que
         harness: Harness) -> None:
     harness.listening(lines=[ListenOn.DIVERTED_EMERGENCY])
     speech_id = harness.plan("110")["HOTLINE_SPEECH_ID"]
-    harness.runtime.board.post(uuid.UUID(speech_id), result_of(heard("social_security")))
+    await harness.hear(speech_id, result_of(heard("social_security")))
     values = dict((await harness.classify(speech_id)).variables)
     assert (values["HOTLINE_TARGET_KIND"], values["HOTLINE_QUEUE"]) == ("queue", "hl-general")
     assert values["HOTLINE_PRIORITY"] == "5"
@@ -354,7 +362,7 @@ async def test_a_result_posted_while_classify_waits_is_used(harness: Harness) ->
     speech_id = harness.plan("12345")["HOTLINE_SPEECH_ID"]
     waiting = asyncio.create_task(harness.classify(speech_id), name="test-classify")
     await asyncio.sleep(0.01)
-    harness.runtime.board.post(uuid.UUID(speech_id), result_of(heard("social_security")))
+    await harness.hear(speech_id, result_of(heard("social_security")))
     values = dict((await waiting).variables)
     assert values["HOTLINE_QUEUE"] == "hl-social_security"
 
@@ -373,7 +381,7 @@ async def test_an_unknown_speech_id_keeps_the_first_decision(harness: Harness,
 
 async def test_a_second_classify_for_the_same_call_is_lost(harness: Harness) -> None:
     speech_id = harness.plan("12345")["HOTLINE_SPEECH_ID"]
-    harness.runtime.board.post(uuid.UUID(speech_id), result_of(heard("social_security")))
+    await harness.hear(speech_id, result_of(heard("social_security")))
     assert (await harness.classify(speech_id)).variables
     assert (await harness.classify(speech_id)).variables == []
     assert [s["outcome"] for s in harness.steps("classified")] == ["classified", "lost"]
@@ -396,7 +404,7 @@ async def test_old_plans_are_forgotten_beyond_keep(shipped: EngineConfig, librar
     first, _second, third = (harness.plan(call_id=f"1.{i}")["HOTLINE_SPEECH_ID"] for i in range(3))
     assert harness.service.pending() == 2
     for speech_id in (first, third):
-        harness.runtime.board.post(uuid.UUID(speech_id), result_of(heard("social_security")))
+        await harness.hear(speech_id, result_of(heard("social_security")))
     assert (await harness.classify(first)).variables == []
     assert (await harness.classify(third)).variables != []
 

@@ -1,4 +1,5 @@
-"""Durable call records: an append-only JSON-lines journal that survives restarts.
+"""The former call journal (JSON lines, whole-file reads), kept only as the baseline of
+``bench/callstore_bench.py``.
 
 Each line is one step of one call (decided, prompts played, dialled, answered,
 fell back, hung up). Readers group the lines by ``call_id``.
