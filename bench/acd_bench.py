@@ -34,11 +34,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.stats import summary  # noqa: E402
+from hotline_sandbox import api  # noqa: E402
+from hotline_sandbox.settings import SandboxSettings  # noqa: E402
 from ivr.ami.client import AmiConnection, AmiSettings, connect  # noqa: E402
 from ivr.config.engine import load_engine_config  # noqa: E402
 from ivr.routing.decision import CallFacts, decide  # noqa: E402
-from hotline_sandbox import api  # noqa: E402
-from hotline_sandbox.settings import SandboxSettings  # noqa: E402
 from testkit.controller import ControllerProcess  # noqa: E402
 from testkit.sipp import SippPeer, answering_peer, place_call  # noqa: E402
 

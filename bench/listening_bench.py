@@ -42,16 +42,16 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.stats import summary  # noqa: E402
+from hotline_sandbox import api  # noqa: E402
 from ivr.config.engine import load_engine_config  # noqa: E402
 from ivr.prompts.synth import wav_seconds  # noqa: E402
-from hotline_sandbox import api  # noqa: E402
 from ivr.speech.asr import AsrConfig, AsrEngine, load_model, split_vocabulary  # noqa: E402
 from ivr.speech.classify import classify  # noqa: E402
 from ivr.speech.nb import load_ngram_model  # noqa: E402
 from ivr.speech.pipeline import preclassify  # noqa: E402
 from ivr.speech.service import after_prompt  # noqa: E402
-from speechkit.testaudio import silence, speech  # noqa: E402
 from ivr.speech.vad import split_frames  # noqa: E402
+from speechkit.testaudio import silence, speech  # noqa: E402
 from testkit.config import edited_config  # noqa: E402
 from testkit.controller import ControllerProcess  # noqa: E402
 from testkit.models import (  # noqa: E402

@@ -38,13 +38,13 @@ sys.path.insert(0, str(REPO))
 
 from ivr.speech.asr import AsrConfig, AsrEngine, VoskDecoder, load_model  # noqa: E402
 from ivr.speech.classify import Classification, classify  # noqa: E402
-from speechkit.corpus import load_corpus, split  # noqa: E402
-from speechkit.evaluate import evaluate  # noqa: E402
 from ivr.speech.nb import load_ngram_model  # noqa: E402
 from ivr.speech.pipeline import PipelineConfig, preclassify  # noqa: E402
 from ivr.speech.rules import load_rules  # noqa: E402
-from speechkit.testaudio import mix, silence, speech, white_noise  # noqa: E402
 from ivr.speech.vad import Endpointer, SpeechEnded, SpeechStarted, VadConfig, split_frames  # noqa: E402
+from speechkit.corpus import load_corpus, split  # noqa: E402
+from speechkit.evaluate import evaluate  # noqa: E402
+from speechkit.testaudio import mix, silence, speech, white_noise  # noqa: E402
 
 KOREAN = [
     "안녕하세요 오늘 날씨가 좋습니다",

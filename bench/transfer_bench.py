@@ -33,10 +33,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.stats import summary  # noqa: E402
+from hotline_sandbox import api  # noqa: E402
 from ivr.ami.client import AmiConnection, AmiSettings, connect  # noqa: E402
 from ivr.ami.codec import AmiMessage  # noqa: E402
 from ivr.control.client import call as control_call  # noqa: E402
-from hotline_sandbox import api  # noqa: E402
 from testkit.controller import ControllerProcess  # noqa: E402
 from testkit.sipp import SippPeer, answering_peer, place_call  # noqa: E402
 

@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable
 from types import TracebackType
 
-from ivr.ami.codec import AmiBanner, AmiMessage, AmiParser, AmiProtocolError, encode_action
 from hotline_sandbox.errors import SandboxError
+from ivr.ami.codec import AmiBanner, AmiMessage, AmiParser, AmiProtocolError, encode_action
 
 
 class AmiError(SandboxError):

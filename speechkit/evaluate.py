@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from ivr.speech.classify import Classification, classify
-from speechkit.corpus import CORPUS_DIR, Example, load_corpus, split
 from ivr.speech.nb import DEFAULT_MODEL, NgramModel, load_ngram_model
 from ivr.speech.rules import GENERAL, ClassificationRules, load_rules
+from speechkit.corpus import CORPUS_DIR, Example, load_corpus, split
 
 DEFAULT_RULES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "speech" / "classification.yaml"
 HEADS = ("domain", "request_type", "emergency", "out_of_scope")

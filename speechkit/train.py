@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 
 from ivr.speech.classify import Source, blend, keyword_scores
-from speechkit.corpus import CORPUS_DIR, NONE, Example, labelled, load_corpus, split
 from ivr.speech.nb import (
     DEFAULT_MODEL,
     Head,
@@ -28,6 +27,7 @@ from ivr.speech.nb import (
 )
 from ivr.speech.rules import GENERAL, ClassificationRules, load_rules
 from ivr.speech.text import normalise
+from speechkit.corpus import CORPUS_DIR, NONE, Example, labelled, load_corpus, split
 
 HEADS = ("domain", "request_type", "emergency", "out_of_scope")
 WEIGHTS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ivr.core.events import WorkOrderCreated
 from ivr.core.features import AmiSubscription, Core, Feature
 from ivr.transfers.api import TransferApi, TransferFeatureCodes
@@ -11,8 +13,19 @@ from ivr.transfers.service import TransferService
 from ivr.workorders import WorkOrder, WorkOrderStore
 
 
-def register(core: Core) -> Feature:
-    """Transfers: control-API operations, ``xfer/`` feature codes, AMI events → steps."""
+@dataclass(frozen=True)
+class Transfers:
+    """The feature's parts, wired once (the controller and the unit tests use this)."""
+
+    registry: TransferRegistry
+    service: TransferService
+    events: TransferEventAdapter
+    api: TransferApi
+    codes: TransferFeatureCodes
+
+
+def build(core: Core) -> Transfers:
+    """Wire the transfer service, its AMI adapter, the control API and the feature codes."""
     registry = TransferRegistry()
     service = TransferService(core.ami, core.current, core.clock, core.steps, registry,
                               core.calls)
@@ -32,11 +45,16 @@ def register(core: Core) -> Feature:
     events = TransferEventAdapter(registry, core.steps, core.clock,
                                   core.need(WorkOrderStore),  # type: ignore[type-abstract]
                                   core.calls, on_workorder=filed, on_cancel_request=stop_ringing)
-    api = TransferApi(service)
-    codes = TransferFeatureCodes(service, core.spawn)
+    return Transfers(registry, service, events, TransferApi(service),
+                     TransferFeatureCodes(service, core.spawn))
+
+
+def register(core: Core) -> Feature:
+    """Transfers: control-API operations, ``xfer/`` feature codes, AMI events → steps."""
+    parts = build(core)
     return Feature(
         name="transfers",
-        agi_scripts={"xfer/": codes.handle},
-        ami=(AmiSubscription(TransferEventAdapter.EVENTS, queued=events.handle),),
-        control_ops={op: api.handle for op in TransferApi.OPERATIONS},
+        agi_scripts={"xfer/": parts.codes.handle},
+        ami=(AmiSubscription(TransferEventAdapter.EVENTS, queued=parts.events.handle),),
+        control_ops={op: parts.api.handle for op in TransferApi.OPERATIONS},
     )

@@ -26,8 +26,8 @@ from ivr.speech.asr import SpeechModel, load_model, split_vocabulary
 from ivr.speech.pipeline import Outcome, PipelineResult
 from ivr.speech.server import AudioSocketSession
 from ivr.speech.settings import MODEL_PATH_ENV, GrammarMode, ListeningRules
-from speechkit.testaudio import silence, speech
 from ivr.speech.vad import split_frames
+from speechkit.testaudio import silence, speech
 from testkit.config import edited_config
 from testkit.models import (
     KOREAN_FIRE,

@@ -9,13 +9,13 @@ import pytest
 import yaml
 
 from ivr.config.errors import ConfigError
-from speechkit import train
 from ivr.speech.classify import Classification, Source, Urgency, classify
-from speechkit.corpus import NONE, load_corpus, split
-from speechkit.evaluate import evaluate
 from ivr.speech.nb import DEFAULT_MODEL, ModelFileError, NgramModel, load_ngram_model
 from ivr.speech.rules import EmergencyService, OutOfScope, RequestType, load_rules
 from ivr.speech.text import ngrams, normalise
+from speechkit import train
+from speechkit.corpus import NONE, load_corpus, split
+from speechkit.evaluate import evaluate
 
 REPO = Path(__file__).resolve().parents[2]
 RULES_FILE = REPO / "tests" / "fixtures" / "speech" / "classification.yaml"

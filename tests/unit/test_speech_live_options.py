@@ -21,8 +21,8 @@ from ivr.speech.pipeline import Outcome, PipelineConfig, PipelineResult, preclas
 from ivr.speech.rules import load_rules
 from ivr.speech.server import AudioSocketSession
 from ivr.speech.service import ResultBoard, SpeechService, after_prompt
-from speechkit.testaudio import silence
 from ivr.speech.vad import VadConfig, split_frames
+from speechkit.testaudio import silence
 
 RULES = load_rules(Path(__file__).resolve().parents[1] / "fixtures" / "speech" / "classification.yaml")
 MODEL = load_ngram_model()

@@ -26,8 +26,8 @@ from ivr.speech.pipeline import Outcome, PipelineConfig, PipelineResult
 from ivr.speech.rules import load_rules
 from ivr.speech.server import AudioSocketServer
 from ivr.speech.service import ResultBoard, SpeechService
-from speechkit.testaudio import silence, speech
 from ivr.speech.vad import split_frames
+from speechkit.testaudio import silence, speech
 
 RULES = load_rules(Path(__file__).resolve().parents[1] / "fixtures" / "speech" / "classification.yaml")
 SAID = "我要举报有人在河里偷偷挖沙"

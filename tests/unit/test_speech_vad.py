@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from speechkit.testaudio import mix, silence, speech, white_noise
 from ivr.speech.vad import (
     Endpointer,
     EndReason,
@@ -19,6 +18,7 @@ from ivr.speech.vad import (
     level_dbfs,
     split_frames,
 )
+from speechkit.testaudio import mix, silence, speech, white_noise
 
 SENTENCE = "我要投诉楼下饭店的油烟太大了"
 

@@ -28,8 +28,8 @@ from ivr.speech.asr import (
 from ivr.speech.classify import Classification, classify
 from ivr.speech.pipeline import Outcome, PipelineConfig, preclassify
 from ivr.speech.rules import ClassificationRules
-from speechkit.testaudio import silence, speech
 from ivr.speech.vad import split_frames
+from speechkit.testaudio import silence, speech
 from testkit.models import korean_model_dir
 
 GREETING = "안녕하세요 오늘 날씨가 좋습니다"

@@ -111,7 +111,8 @@ def settings(tmp_path: Path) -> ControllerSettings:
     socket_edit = ("audiosocket: {host: 127.0.0.1, port: 9092}",
                    f"audiosocket: {{host: 127.0.0.1, port: {free_port()}}}")
     return ControllerSettings(
-        config_dir=edited_config(REPO, tmp_path / "config", (socket_edit,)), recordings_dir=tmp_path / "recordings", run_dir=tmp_path / "run",
+        config_dir=edited_config(REPO, tmp_path / "config", (socket_edit,)),
+        recordings_dir=tmp_path / "recordings", run_dir=tmp_path / "run",
         agi_port=free_port(), ami=AmiSettings(port=closed, secret="x"), reload_poll_s=0.2)
 
 

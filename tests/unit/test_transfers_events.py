@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ivr.ami.codec import AmiMessage
-from ivr.core.callstore import CallStore
 from ivr.config.engine import EngineConfig, load_engine_config
+from ivr.core.callstore import CallStore
+from ivr.core.events import WorkOrderCreated
 from ivr.masking import mask_number
-from ivr.transfers.events import TransferEventAdapter
+from ivr.transfers.feature import build
 from ivr.transfers.model import Outcome, TargetKind, Transfer, TransferMode, TransferState
-from ivr.transfers.registry import TransferRegistry
-from ivr.transfers.service import TransferService
-from ivr.workorders import TARGET_KINDS, InMemoryWorkOrderStore, WorkOrder, WorkOrderStatus
+from ivr.workorders import TARGET_KINDS, InMemoryWorkOrderStore, WorkOrder, WorkOrderStatus, WorkOrderStore
+from testkit.core import make_core
 from tests.unit.transfer_fakes import (
     AGENT,
     CALL_ID,
@@ -43,22 +43,29 @@ def config() -> EngineConfig:
 
 
 class Hotline:
-    """One controller: a transfer service on a fake AMI and the event adapter under test."""
+    """One controller: the transfer feature on a fake AMI, wired by the feature itself."""
 
     def __init__(self, config: EngineConfig, journal: CallStore, ami: FakeAmi | None = None) -> None:
         self.config = config
         self.clock = FixedClock()
         self.journal = journal
-        self.registry = TransferRegistry()
         self.ami = ami or FakeAmi()
-        self.service = TransferService(lambda: self.ami, lambda: self.config, self.clock, journal,
-                                       self.registry, journal)
         self.workorders = InMemoryWorkOrderStore()
-        self.notified: list[WorkOrder] = []
-        self.cancel_requests: list[str] = []
-        self.adapter = TransferEventAdapter(self.registry, journal, self.clock, self.workorders,
-                                            journal, self.notified.append,
-                                            self.cancel_requests.append)
+        self.core = make_core(lambda: self.config, journal, self.clock, journal.path.parent,
+                              ami=lambda: self.ami)
+        self.core.provide(WorkOrderStore, self.workorders)  # type: ignore[type-abstract]
+        parts = build(self.core)
+        self.registry, self.service, self.adapter = parts.registry, parts.service, parts.events
+
+    @property
+    def notified(self) -> list[str]:
+        """Work orders announced on the event stream (ids)."""
+        return [e.order_id for e in self.core.published if isinstance(e, WorkOrderCreated)]
+
+    @property
+    def cancel_requests(self) -> list[str]:
+        """Background work the adapter asked for: stopping a ringing target."""
+        return [name for name in self.core.spawned if name.startswith("xfer-cancel-")]
 
     def restarted(self) -> Hotline:
         """The controller process again: same call store, empty memory."""
@@ -96,8 +103,10 @@ def journal(tmp_path: Path) -> Iterator[CallStore]:
 
 
 @pytest.fixture
-def hotline(config: EngineConfig, journal: CallStore) -> Hotline:
-    return Hotline(config, journal)
+async def hotline(config: EngineConfig, journal: CallStore) -> AsyncIterator[Hotline]:
+    one = Hotline(config, journal)
+    yield one
+    await one.core.drain()
 
 
 def state(t: Transfer) -> TransferState:
@@ -150,7 +159,8 @@ async def start(hotline: Hotline, target: str = "12366", **how: Any) -> Transfer
 
 async def test_answered_three_way_then_the_agent_leaves(hotline: Hotline) -> None:
     t = await start(hotline)
-    await hotline.feed(hold(t), user_event("AgentWait", CALL_ID, t.id, channel=AGENT), dialling(t), ringing(t))
+    await hotline.feed(hold(t), user_event("AgentWait", CALL_ID, t.id, channel=AGENT), dialling(t),
+                       ringing(t))
     assert state(t) is TransferState.DIALLING
     await hotline.feed(attempt(t, "ANSWER"), answered(t))
     assert (state(t), t.outcome) == (TransferState.THREE_WAY, Outcome.ANSWERED)
@@ -197,7 +207,7 @@ async def test_no_answer_writes_one_work_order_and_returns_the_caller(hotline: H
     assert "13800138000" not in str(order.to_json())
     assert order.status is WorkOrderStatus.OPEN and order.created_at == T0 + timedelta(seconds=5)  # Failed
     assert t.workorder_id == order.id
-    assert hotline.notified == [order]
+    assert hotline.notified == [order.id]
     fail = next(s for s in hotline.steps() if s["step"] == "transfer_failed")
     assert (fail["status"], fail["outcome"], fail["workorder"]) == ("NOANSWER", "no_answer", order.id)
     back = hotline.steps()[-1]
@@ -274,7 +284,8 @@ async def test_the_agent_cancelling_from_the_phone_is_recorded(hotline: Hotline)
     await hotline.feed(dialling(t), user_event("CancelRequest", CALL_ID, t.id, channel=AGENT))
     step = hotline.steps()[-1]
     assert (step["step"], step["by"]) == ("transfer_cancel_requested", "agent-phone")
-    assert hotline.cancel_requests == [CALL_ID]  # the controller is asked to stop the ringing
+    # the controller is asked to stop the ringing
+    assert hotline.cancel_requests == [f"xfer-cancel-{CALL_ID}"]
 
 
 async def test_blind_answered_on_the_callers_dial_hands_the_caller_over(hotline: Hotline) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, cast
 
@@ -10,10 +10,10 @@ import pytest
 
 from ivr.agi.codec import AgiEnvironment
 from ivr.agi.server import AgiSession
-from ivr.core.callstore import CallStore
 from ivr.config.engine import EngineConfig, load_engine_config
-from ivr.transfers.api import TransferApi, TransferFeatureCodes
-from ivr.transfers.events import TransferEventAdapter
+from ivr.core.callstore import CallStore
+from ivr.transfers.api import TransferApi
+from ivr.transfers.feature import build
 from ivr.transfers.model import (
     CallNotFound,
     NoTransferInProgress,
@@ -26,9 +26,9 @@ from ivr.transfers.model import (
     TransferState,
     UnknownTarget,
 )
-from ivr.transfers.registry import TransferRegistry
-from ivr.transfers.service import AmiPort, TransferService
-from ivr.workorders import InMemoryWorkOrderStore
+from ivr.transfers.service import AmiPort
+from ivr.workorders import InMemoryWorkOrderStore, WorkOrderStore
+from testkit.core import make_core
 from tests.unit.transfer_fakes import (
     AGENT,
     AGENT_UNIQUEID,
@@ -52,7 +52,7 @@ def config() -> EngineConfig:
 
 
 class Controller:
-    """The controller's transfer parts around one fake AMI, as ``ivr.controller`` wires them."""
+    """The transfer feature around one fake AMI, wired by the feature itself."""
 
     def __init__(self, config: EngineConfig, journal_path: Path, ami: FakeAmi | None = None) -> None:
         self.config = config
@@ -61,12 +61,13 @@ class Controller:
         self.clock = FixedClock()
         self.journal = CallStore(journal_path)
         self.journal.open()
-        self.registry = TransferRegistry()
-        self.service = TransferService(self._port, lambda: self.config, self.clock, self.journal,
-                                       self.registry, self.journal)
         self.workorders = InMemoryWorkOrderStore()
-        self.events = TransferEventAdapter(self.registry, self.journal, self.clock, self.workorders,
-                                           self.journal)
+        self.core = make_core(lambda: self.config, self.journal, self.clock, journal_path.parent,
+                              ami=self._port)
+        self.core.provide(WorkOrderStore, self.workorders)  # type: ignore[type-abstract]
+        parts = build(self.core)
+        self.registry, self.service, self.events = parts.registry, parts.service, parts.events
+        self.codes = parts.codes
 
     def _port(self) -> AmiPort | None:
         return self.ami
@@ -90,8 +91,10 @@ class Controller:
 
 
 @pytest.fixture
-def ctl(config: EngineConfig, tmp_path: Path) -> Controller:
-    return Controller(config, tmp_path / "calls.db")
+async def ctl(config: EngineConfig, tmp_path: Path) -> AsyncIterator[Controller]:
+    controller = Controller(config, tmp_path / "calls.db")
+    yield controller
+    await controller.core.drain()
 
 
 def leg_up(ctl: Controller, transfer: Transfer) -> str:
@@ -361,27 +364,21 @@ async def test_start_by_an_idle_agent_channel(ctl: Controller) -> None:
 
 async def test_feature_code_star_91_starts_an_emergency_transfer_from_the_agent_phone(
         ctl: Controller) -> None:
-    spawned: list[asyncio.Task[None]] = []
-    codes = TransferFeatureCodes(ctl.service, lambda work, name: spawned.append(
-        asyncio.get_running_loop().create_task(work, name=name)))
     env = AgiEnvironment({"agi_network_script": "xfer/110/stay", "agi_channel": AGENT,
                           "agi_uniqueid": AGENT_UNIQUEID})
-    await codes.handle(cast(AgiSession, _Session(env)))
+    await ctl.codes.handle(cast(AgiSession, _Session(env)))
     assert ctl.fake.actions == []  # the AGI answers first; the transfer moves that very channel
-    await asyncio.gather(*spawned)
+    await ctl.core.settle()
     (transfer,) = ctl.service.transfers()
     assert (transfer.target.name, transfer.mode, transfer.requested_by, transfer.call_id) == (
         "110", TransferMode.STAY, "feature-code", CALL_ID)
 
 
 async def test_feature_code_refused_is_only_logged(ctl: Controller, caplog: pytest.LogCaptureFixture) -> None:
-    spawned: list[asyncio.Task[None]] = []
-    codes = TransferFeatureCodes(ctl.service, lambda work, name: spawned.append(
-        asyncio.get_running_loop().create_task(work, name=name)))
     ctl.fake.variables.clear()  # a call to 12345 itself: "line" has no sub-center
-    await codes.handle(cast(AgiSession, _Session(AgiEnvironment(
+    await ctl.codes.handle(cast(AgiSession, _Session(AgiEnvironment(
         {"agi_network_script": "xfer/line/attended", "agi_channel": AGENT}))))
-    await asyncio.gather(*spawned)
+    await ctl.core.settle()
     assert ctl.service.transfers() == []
     assert "refused" in caplog.text
 
