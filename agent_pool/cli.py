@@ -13,19 +13,16 @@ from agent_pool.asterisk_conf import render_queue_rules, render_queues
 from agent_pool.commands import AgentCommandError, AgentCommands, UnknownAgentError
 from agent_pool.tracker import AcdTracker
 from ivr.ami.client import AmiError, connect
-from ivr.config.engine import EngineConfig, load_engine_config
-from ivr.config.errors import ConfigError
+from ivr.config.engine import EngineConfig
+from ivr.core.cli import load_config
 from ivr.core.rundir import RunDir
 from ivr.core.settings import ami_settings
 from ivr.prompts.library import PromptLibrary
 
 
-def _config(args: argparse.Namespace) -> EngineConfig | None:
-    try:
-        return load_engine_config(args.config or Path("."))
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return None
+def _config(args: argparse.Namespace) -> EngineConfig:
+    """The located, validated configuration (errors go to the CLI's one error path)."""
+    return load_config(args.config)
 
 
 def add_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -63,8 +60,6 @@ def add_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def _agent(args: argparse.Namespace) -> int:
     config = _config(args)
-    if config is None:
-        return 1
     return asyncio.run(_agent_async(args, config))
 
 
@@ -155,8 +150,6 @@ def _queue(args: argparse.Namespace) -> int:
 
 def _acd(args: argparse.Namespace) -> int:
     config = _config(args)
-    if config is None:
-        return 1
     acd = config.rules.acd
     if args.what == "queues":
         comfort = acd.announce.comfort_prompt

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ivr.config.locate import EXAMPLE_NOTICE, ConfigLocation, locate_config_dir
+from ivr.core.cli import CliError, load_config
 
 if TYPE_CHECKING:
     from ivr.config.engine import EngineConfig
@@ -74,7 +75,6 @@ def _run(args: argparse.Namespace) -> int:
     import logging
     import signal
 
-    from ivr.config.errors import ConfigError
     from ivr.controller.service import Controller
     from ivr.controller.settings import ControllerSettings, ami_settings_from_env
 
@@ -91,11 +91,7 @@ def _run(args: argparse.Namespace) -> int:
         run_dir=run_dir, agi_host=args.agi_host, agi_port=args.agi_port,
         ami=ami_settings_from_env(run_dir), start_at=args.at,
     )
-    try:
-        controller = Controller(settings)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 1
+    controller = Controller(settings)
     # SIGTERM (systemd, kill) stops the controller the way Ctrl-C does: tasks are cancelled
     # and their cleanup runs, exit status 0.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -132,27 +128,19 @@ def add_route(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _route(args: argparse.Namespace) -> int:
     from datetime import UTC
 
-    from ivr.config.cache import load_engine_config_cached
-    from ivr.config.errors import ConfigError
     from ivr.routing.decision import CallFacts, decide
 
-    try:
-        config = load_engine_config_cached(locate_config_dir(args.config).directory)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 1
+    config = load_config(args.config, cached=True)
     if args.region and args.region not in config.catalogue.regions:
-        print(f"unknown region {args.region!r}; known: "
-              f"{', '.join(sorted(config.catalogue.regions))}", file=sys.stderr)
-        return 2
+        raise CliError(f"unknown region {args.region!r}; known: "
+                       f"{', '.join(sorted(config.catalogue.regions))}", status=2)
     heard = None
     if args.utterance is not None:
         from ivr.speech.classify import classify
         from ivr.speech.nb import load_ngram_model
 
         if config.rules.classification is None:
-            print("routing_rules.yaml has no 'classification' section", file=sys.stderr)
-            return 1
+            raise CliError("routing_rules.yaml has no 'classification' section")
         heard = classify(args.utterance, config.rules.classification, load_ngram_model())
     facts = CallFacts(number=args.number, at=args.at or datetime.now(UTC), caller=args.caller,
                       region=args.region, utterance=args.utterance, classification=heard)

@@ -53,10 +53,27 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script."""
+    """Entry point of the console script; the one place errors become messages and statuses."""
+    from ivr.config.errors import ConfigError
+    from ivr.core.cli import CliError
+
     args_in = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(args_in).parse_args(args_in)
-    result: int = args.func(args)
+    name = f"hotline {args.command}"
+    try:
+        result: int = args.func(args)
+    except CliError as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return exc.status
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"{name}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
     return result
 
 
