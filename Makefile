@@ -15,8 +15,9 @@ prompts: bootstrap
 run: prompts
 	@$(HOTLINE) check
 	@tools/sandbox up
+	@tools/broker up
 	@tools/demo-banner
-	@$(HOTLINE) run
+	@$(HOTLINE) run --ami-from-sandbox
 
 test: prompts
 	@$(HOTLINE) check
@@ -45,6 +46,7 @@ bench: prompts
 	$(PY) bench/transfer_bench.py
 	$(PY) bench/listening_bench.py
 	$(PY) bench/callstore_bench.py
+	$(PY) bench/mqtt_bench.py
 
 clean: sandbox-down
 	rm -rf .venv recordings/generated .pytest_cache

@@ -15,6 +15,7 @@ from agent_pool.tracker import AcdTracker
 from ivr.ami.client import AmiConnection
 from ivr.core.events import AgentStateChanged
 from ivr.core.features import AmiSubscription, Core, Feature
+from ivr.core.rundir import write_private
 from ivr.core.supervisor import TaskSpec
 
 #: the service-level target the metrics count against is fixed when the tracker is built
@@ -22,9 +23,11 @@ RESTART_SETTINGS = (("timing", "answer_target_s"),)
 
 
 def _write_snapshot(path: Path, snapshot: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(snapshot, ensure_ascii=False, indent=1), encoding="utf-8")
-    tmp.replace(path)
+    data = json.dumps(snapshot, ensure_ascii=False, indent=1).encode("utf-8")
+    with write_private(path) as fd:  # 0600 from creation, never through a planted link
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
 
 
 def register(core: Core) -> Feature:
@@ -46,7 +49,7 @@ def register(core: Core) -> Feature:
         now = config()
         return AgentCommands(ami, now.roster, now.catalogue, now.rules.acd.pause_reasons)
 
-    codes = FeatureCodeService(commands)
+    codes = FeatureCodeService(commands, core.ami)
 
     async def resync(ami: AmiConnection) -> None:
         """After (re)connecting: rebuild the ACD view from Asterisk's queues."""

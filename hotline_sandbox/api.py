@@ -30,6 +30,7 @@ from hotline_sandbox.render import (
 )
 from hotline_sandbox.settings import SandboxSettings
 from hotline_sandbox.state import SandboxState, load_state, remove_state, save_state
+from ivr.core.rundir import RunDir, RunDirError
 
 __all__ = [
     "SandboxError",
@@ -55,8 +56,14 @@ def _settings(settings: SandboxSettings | None) -> SandboxSettings:
 
 
 def read_state(settings: SandboxSettings | None = None) -> SandboxState | None:
-    """The recorded state, running or not (``None`` without a state file)."""
-    return load_state(_settings(settings).state_path)
+    """The recorded state, running or not (``None`` without a state file); a run dir that
+    is a link, someone else's or writable by others is a :class:`SandboxError`."""
+    settings = _settings(settings)
+    try:
+        RunDir(settings.run_dir).check()
+    except RunDirError as exc:
+        raise SandboxError(str(exc)) from None
+    return load_state(settings.state_path)
 
 
 def _is_running(state: SandboxState) -> bool:
@@ -141,6 +148,7 @@ def up(settings: SandboxSettings | None = None, progress: Progress | None = None
     progress = progress or _stderr_progress
     settings.validate()
     check_outside_repo(settings.run_dir, "the sandbox run dir")
+    runner.secure_run_dir(settings.run_dir)  # before anything is read from it or written to it
     existing = load_state(settings.state_path)
     if existing is not None and _is_running(existing):
         progress(f"already running (pid {existing.pid})")
@@ -155,7 +163,6 @@ def up(settings: SandboxSettings | None = None, progress: Progress | None = None
         _teardown(existing)
     t0 = time.monotonic()
     install = locate_asterisk(settings, progress)
-    settings.run_dir.mkdir(parents=True, exist_ok=True)
     recordings = _recordings_dir(settings)
     values = placeholder_values(settings, install.paths, secret)
     rendered = render_templates(settings.dialplans_dir, values)

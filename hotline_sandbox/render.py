@@ -15,7 +15,13 @@ from pathlib import Path
 
 from hotline_sandbox.errors import SandboxError
 from hotline_sandbox.layout import AsteriskPaths
-from hotline_sandbox.settings import SandboxSettings, repo_root
+from hotline_sandbox.settings import (
+    AMI_READ,
+    AMI_WRITE,
+    SandboxSettings,
+    ami_eventfilters,
+    repo_root,
+)
 
 TEMPLATE_SUFFIX = ".tmpl"
 
@@ -28,6 +34,9 @@ def placeholder_values(
         "AMI_USER": settings.ami_user,
         "AMI_SECRET": ami_secret,
         "AMI_PORT": str(settings.ami_port),
+        "AMI_READ": ",".join(AMI_READ),
+        "AMI_WRITE": ",".join(AMI_WRITE),
+        "AMI_EVENTFILTERS": ami_eventfilters(),
         "SIP_PORT": str(settings.sip_port),
         "AGI_URL": settings.agi_url,
         "FALLBACK_DIAL": settings.fallback_dial,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+import stat
 import subprocess
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from hotline_sandbox import ami, mounts, procs
 from hotline_sandbox.errors import SandboxError
 from hotline_sandbox.locate import AsteriskInstall, asterisk_argv
 from hotline_sandbox.state import SandboxState
+from ivr.core.rundir import RunDir, RunDirError
 
 #: Where the repo's recordings appear, below the sounds root: ``Playback(hotline/x)``.
 SOUNDS_SUBDIR = "hotline"
@@ -22,13 +24,29 @@ _ASTERISK_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8", "HO
 
 
 def _own(path: Path, uid: int, gid: int, mode: int) -> None:
-    """Create directory *path* (and parents) owned by uid:gid with *mode*."""
+    """Create directory *path* (and parents) owned by uid:gid with *mode*.
+
+    Never through a symbolic link: the sandbox runs as root, and a link planted where a
+    directory is expected would have it chown and prune whatever the link points to.
+    """
     path.mkdir(parents=True, exist_ok=True)
-    stat = path.stat()
-    if (stat.st_uid, stat.st_gid) != (uid, gid):
-        os.chown(path, uid, gid)
-    if stat.st_mode & 0o7777 != mode:
+    info = os.lstat(path)
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+        raise SandboxError(f"refusing {path}: expected a directory, found "
+                           f"{'a symbolic link' if stat.S_ISLNK(info.st_mode) else 'a file'}")
+    if (info.st_uid, info.st_gid) != (uid, gid):
+        os.chown(path, uid, gid, follow_symlinks=False)
+    if info.st_mode & 0o7777 != mode:
         os.chmod(path, mode)
+
+
+def secure_run_dir(run_dir: Path) -> None:
+    """Create the run dir (0700) or check it: refused when it is a symbolic link, owned by
+    another user or writable by others (someone may have created it first)."""
+    try:
+        RunDir(run_dir).ensure()
+    except RunDirError as exc:
+        raise SandboxError(str(exc)) from None
 
 
 def config_dir(install: AsteriskInstall) -> Path:
@@ -102,12 +120,13 @@ def prepare(install: AsteriskInstall, recordings: Path, run_dir: Path) -> list[s
     is bind-mounted read-only at ``<sounds>/hotline``.  For a host Asterisk
     everything lives under the run dir and nothing is mounted.
     """
-    run_dir.mkdir(parents=True, exist_ok=True)
+    secure_run_dir(run_dir)
     _prepare_etc(install)
     _prepare_writable(install)
     if install.kind == "host":
-        # the asterisk user must reach its directories below the run dir
-        os.chmod(run_dir, 0o755)
+        # the asterisk user must reach its directories below the run dir: it may
+        # traverse it, never list or write it (everything else in it is 0600)
+        os.chmod(run_dir, 0o711)
         _own(Path(install.paths.etc_dir).parent, os.getuid(), install.gid, 0o755)
         _prepare_host_data(install, recordings)
         return []
@@ -208,17 +227,11 @@ def log_tails(state: SandboxState, lines: int = 25) -> str:
 
 
 def stop_process(state: SandboxState, timeout: float = 5.0) -> None:
-    """Stop Asterisk: AMI ``core stop now``, then SIGTERM, then SIGKILL."""
+    """Stop Asterisk: ``asterisk -rx "core stop now"``, then SIGTERM, then SIGKILL."""
     if procs.is_running(state.pid, state.pid_start_time):
+        # the console, not AMI: the AMI user has no `command` privilege
         with contextlib.suppress(OSError, SandboxError):
-            ami.run_command(
-                state.ami_host,
-                state.ami_port,
-                state.ami_user,
-                state.ami_secret,
-                "core stop now",
-                timeout=2.0,
-            )
+            rx(state, "core stop now", timeout=3.0)
         if not procs.wait_gone(state.pid, state.pid_start_time, timeout):
             procs.terminate(state.pid, state.pid_start_time)
     if state.kind == "chroot":

@@ -2,7 +2,8 @@
 
 Environment variables read by :meth:`SandboxSettings.from_env`:
 
-``HOTLINE_RUN_DIR``      run directory (default ``/tmp/hotline12345``)
+``HOTLINE_RUN_DIR``      run directory (default ``$XDG_RUNTIME_DIR/hotline12345``, else
+                         ``/run/hotline12345`` for root: :func:`ivr.core.rundir.default_run_dir`)
 ``HOTLINE_CACHE_DIR``    cache for the Asterisk chroot (default ``~/.cache/hotline12345``)
 ``HOTLINE_DIALPLANS_DIR`` templates (default the repository's ``dialplans/``)
 ``HOTLINE_RECORDINGS_DIR`` prompts shown to Asterisk as ``hotline/...`` (default ``recordings/``)
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 from hotline_sandbox.errors import SandboxError
+from ivr.core.rundir import default_run_dir
 
 AsteriskMode = Literal["auto", "host", "chroot"]
 
@@ -40,6 +42,37 @@ PEER_PORT_FIELDS: Mapping[str, str] = {
 
 #: Number of agent phones (``agent-1001`` ... ``agent-1008``).
 AGENT_COUNT = 8
+
+#: The AMI user's privileges (manager.conf ``read``/``write``), least privilege: write
+#: what the controller's actions need (call: Setvar, Getvar, Redirect, Hangup;
+#: originate: Originate; agent: QueueAdd, QueueRemove, QueuePause; reporting:
+#: CoreShowChannels; QueueStatus, Login and Logoff need none), never system or command;
+#: read the classes of the events below (system for FullyBooted only).
+AMI_WRITE = ("call", "originate", "agent", "reporting")
+AMI_READ = ("call", "user", "agent", "system")
+
+#: Every AMI event the controller consumes (``Registry.ami_events`` of the shipped
+#: features, plus the core's FullyBooted; tests/unit/test_hardening_sandbox.py keeps it
+#: equal): rendered as ``eventfilter`` lines, so Asterisk sends nothing else.
+AMI_EVENTS = (
+    "AgentCalled", "AgentComplete", "AgentConnect", "AgentDump", "AgentRingNoAnswer",
+    "ConfbridgeLeave", "DialBegin", "DialEnd", "FullyBooted", "Hangup",
+    "QueueCallerAbandon", "QueueCallerJoin", "QueueCallerLeave",
+    "QueueMemberAdded", "QueueMemberPause", "QueueMemberRemoved", "UserEvent",
+)
+
+
+def ami_eventfilters(events: tuple[str, ...] = AMI_EVENTS) -> str:
+    """manager.conf ``eventfilter`` lines letting exactly ``events`` through.
+
+    The legacy filter is a POSIX regular expression over the whole event text; the
+    trailing ``[[:space:]]`` ends the name (``Hangup`` must not let ``HangupRequest`` in)
+    and works on every Asterisk the sandbox supports (18 and later).
+    """
+    for name in events:
+        if not re.fullmatch(r"[A-Za-z]+", name):
+            raise SandboxError(f"not an AMI event name: {name!r}")
+    return "\n".join(f"eventfilter = Event: {name}[[:space:]]" for name in events)
 
 
 def repo_root() -> Path:
@@ -66,7 +99,7 @@ def check_credential(kind: str, value: str) -> str:
 class SandboxSettings:
     """Everything that shapes a sandbox.  Immutable; use :meth:`replace`."""
 
-    run_dir: Path = Path("/tmp/hotline12345")
+    run_dir: Path = dataclasses.field(default_factory=lambda: default_run_dir({}))
     cache_dir: Path = Path.home() / ".cache" / "hotline12345"
     dialplans_dir: Path = dataclasses.field(default_factory=lambda: repo_root() / "dialplans")
     recordings_dir: Path = dataclasses.field(default_factory=lambda: repo_root() / "recordings")
@@ -105,7 +138,7 @@ class SandboxSettings:
         config = env.get("HOTLINE_CONFIG_DIR")
         return dataclasses.replace(
             base,
-            run_dir=Path(run) if run else base.run_dir,
+            run_dir=Path(run) if run else default_run_dir(env),
             cache_dir=Path(cache).expanduser() if cache else base.cache_dir,
             recordings_dir=Path(recordings).expanduser() if recordings else base.recordings_dir,
             dialplans_dir=Path(dialplans).expanduser() if dialplans else base.dialplans_dir,

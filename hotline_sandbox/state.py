@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from hotline_sandbox.errors import SandboxError
+from ivr.core.rundir import write_private
 
 STATE_FORMAT = 1
 
@@ -104,9 +105,13 @@ class SandboxState:
 def load_state(path: Path) -> SandboxState | None:
     """The state recorded at *path*, or ``None`` when there is none."""
     try:
-        raw = path.read_text(encoding="utf-8")
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
     except FileNotFoundError:
         return None
+    except OSError as exc:
+        raise SandboxError(f"refusing {path}: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as handle:
+        raw = handle.read(1 << 20).decode("utf-8", errors="replace")
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
@@ -118,14 +123,13 @@ def load_state(path: Path) -> SandboxState | None:
 
 def save_state(path: Path, state: SandboxState) -> None:
     """Write *state* to *path* atomically with mode 0600."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(state.to_dict(), handle, indent=2, sort_keys=True)
-        handle.write("\n")
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    data = (json.dumps(state.to_dict(), indent=2, sort_keys=True) + "\n").encode("utf-8")
+    # exclusive, never through a link, 0600 from creation, renamed into place
+    with write_private(path) as fd:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
 
 
 def remove_state(path: Path) -> None:

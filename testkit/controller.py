@@ -19,23 +19,29 @@ class ControllerProcess:
 
     def __init__(self, config_dir: Path, run_dir: Path, log_path: Path,
                  at: str | None = None, agi_port: int = 4573,
-                 extra_env: dict[str, str] | None = None) -> None:
+                 extra_env: dict[str, str] | None = None, log_level: str = "DEBUG",
+                 extra_args: tuple[str, ...] = ()) -> None:
         self.config_dir = config_dir
         self.run_dir = run_dir
         self.log_path = log_path
         self.at = at
         self.agi_port = agi_port
         self.extra_env = extra_env or {}
+        self.extra_args = extra_args
+        self.log_level = log_level
         self.process: subprocess.Popen[bytes] | None = None
         self.calls = CallStoreReader(run_dir / "calls.db")
 
     def start(self, timeout_s: float = 15.0) -> None:
         """Start and wait until the FastAGI port accepts and AMI is connected."""
         command = [sys.executable, "-m", "ivr.cli.main", "run", "--config", str(self.config_dir),
-                   "--agi-port", str(self.agi_port), "--log-level", "DEBUG"]
+                   "--agi-port", str(self.agi_port), "--log-level", self.log_level]
         if self.at:
             command += ["--at", self.at]
+        command += list(self.extra_args)
+        # the AMI login comes from extra_env (HOTLINE_AMI_*), never from a state file
         env = {**os.environ, "HOTLINE_RUN_DIR": str(self.run_dir), **self.extra_env}
+        env.pop("HOTLINE_AMI_FROM_SANDBOX", None)
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,

@@ -16,6 +16,10 @@ import re
 from dataclasses import dataclass, field
 
 MAX_LINE = 8192
+#: The whole environment block: Asterisk sends ~25 short lines plus the AGI() arguments.
+MAX_ENVIRONMENT = 16 * 1024
+MAX_ENVIRONMENT_LINES = 256
+_ENV_KEY = re.compile(r"agi_[A-Za-z0-9_]{1,64}")
 
 
 class AgiProtocolError(Exception):
@@ -82,6 +86,7 @@ class AgiParser:
         self._env: dict[str, str] | None = {}
         self._multiline: list[str] | None = None
         self._multiline_code = 0
+        self._env_bytes = 0
 
     def feed(self, data: bytes) -> list[AgiEvent]:
         """Consume bytes; return the events they complete."""
@@ -89,6 +94,13 @@ class AgiParser:
         events: list[AgiEvent] = []
         while b"\n" in self._buffer:
             raw, self._buffer = self._buffer.split(b"\n", 1)
+            if len(raw) > MAX_LINE:
+                raise AgiProtocolError(f"line longer than {MAX_LINE} bytes")
+            if self._env is not None:
+                self._env_bytes += len(raw) + 1
+                if self._env_bytes > MAX_ENVIRONMENT or len(self._env) >= MAX_ENVIRONMENT_LINES:
+                    raise AgiProtocolError(f"AGI environment larger than {MAX_ENVIRONMENT} bytes "
+                                           f"or {MAX_ENVIRONMENT_LINES} lines")
             line = raw.rstrip(b"\r").decode("utf-8", errors="replace")
             event = self._line(line)
             if event is not None:
@@ -108,9 +120,12 @@ class AgiParser:
                 env, self._env = self._env, None
                 return AgiEnvironment(env)
             key, sep, value = line.partition(":")
-            if not sep or not key.startswith("agi_"):
+            key = key.strip()
+            if not sep or not _ENV_KEY.fullmatch(key):
                 raise AgiProtocolError(f"not an AGI environment line: {line[:80]!r}")
-            self._env[key.strip()] = value.strip()
+            if key in self._env:  # a forged request would override what Asterisk said
+                raise AgiProtocolError(f"duplicate AGI environment key {key!r}")
+            self._env[key] = value.strip()
             return None
         if line == "HANGUP":
             return AgiHangup()
@@ -137,10 +152,13 @@ class AgiParser:
 
 def quote(value: str) -> str:
     """Quote one command argument the way res_agi parses it."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return '"' + escaped.replace("\r", " ").replace("\n", " ") + '"'
 
 
 def encode_command(command: str, *args: str) -> bytes:
     """One AGI command line, e.g. ``encode_command("SET VARIABLE", "X", "1")``."""
+    if "\r" in command or "\n" in command:
+        raise ValueError("an AGI command may not contain line breaks")
     parts = [command, *(quote(a) for a in args)]
     return (" ".join(parts) + "\n").encode("utf-8")

@@ -11,6 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 MAX_MESSAGE = 1 << 20
+#: Asterisk's banner is ~30 bytes; whoever sends more without a line end is not Asterisk.
+MAX_BANNER = 256
 
 
 class AmiProtocolError(Exception):
@@ -95,11 +97,15 @@ class AmiParser:
             self._banner_seen = True
             frames.append(AmiBanner(text))
         if not self._banner_seen:
+            if len(self._buffer) > MAX_BANNER:
+                raise AmiProtocolError(f"no AMI banner in the first {MAX_BANNER} bytes")
             return frames
         while True:
             end = self._buffer.find(b"\r\n\r\n")
             if end < 0:
                 break
+            if end > MAX_MESSAGE:
+                raise AmiProtocolError("message larger than 1 MiB")
             block, self._buffer = self._buffer[:end], self._buffer[end + 4:]
             block = block.lstrip(b"\r\n")
             if block:
@@ -122,14 +128,31 @@ def _parse_block(block: bytes) -> AmiMessage:
     return AmiMessage(tuple(pairs))
 
 
+_FORBIDDEN = ("\r", "\n", "\0")
+
+
+def _clean(what: str, text: str) -> str:
+    if any(c in text for c in _FORBIDDEN):
+        raise ValueError(f"AMI {what} may not contain line breaks or NUL: {text[:40]!r}")
+    return text
+
+
+def _name(what: str, text: str, also: str = "") -> str:
+    _clean(what, text)
+    if not text or text != text.strip() or ":" in text or any(c in text for c in also):
+        raise ValueError(f"bad AMI {what}: {text[:40]!r}")
+    return text
+
+
 def encode_action(action: str, action_id: str, fields: dict[str, str] | None = None,
                   variables: dict[str, str] | None = None) -> bytes:
-    """One AMI action block."""
-    lines = [f"Action: {action}", f"ActionID: {action_id}"]
+    """One AMI action block; :class:`ValueError` when any part could break out of its line
+    (CR, LF or NUL anywhere: action, ActionID, keys, values, variable names and values)
+    or a key could be read as another (``:`` in a key, ``=`` in a variable name)."""
+    lines = [f"Action: {_name('action', action)}", f"ActionID: {_clean('ActionID', action_id)}"]
     for key, value in (fields or {}).items():
-        if "\r" in value or "\n" in value:
-            raise ValueError(f"AMI field {key} may not contain line breaks")
-        lines.append(f"{key}: {value}")
+        lines.append(f"{_name('field name', key)}: {_clean(f'field {key}', value)}")
     for key, value in (variables or {}).items():
-        lines.append(f"Variable: {key}={value}")
+        lines.append(f"Variable: {_name('variable name', key, '=')}="
+                     f"{_clean(f'variable {key}', value)}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")

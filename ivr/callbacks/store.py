@@ -6,12 +6,12 @@ with owner-only permissions, never in logs; listings show the number masked.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from ivr.core.rundir import create_private
 from ivr.masking import mask_number
 
 SCHEMA = """
@@ -42,11 +42,11 @@ class CallbackStore:
     """Durable callback requests (SQLite, WAL, one row per call)."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        new = not path.exists()
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # 0600 from creation (exclusive, never through a link), before SQLite opens it:
+        # SQLite gives its -wal and -shm files the main file's mode
+        create_private(path)
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        if new:
-            os.chmod(path, 0o600)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(SCHEMA)
 

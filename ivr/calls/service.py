@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from ivr.agi.server import AgiSession
 from ivr.clock import Clock
 from ivr.config.engine import EngineConfig
+from ivr.core.decision_vars import packed
 from ivr.core.events import StepRecorder
 from ivr.masking import mask_number
 from ivr.routing.decision import CallFacts, Decision, decide
@@ -101,8 +102,7 @@ class RoutingService:
         listen = self._plan_listening(decision, facts, call_id)
         variables = channel_variables(decision, call_id, self._sound,
                                       config.rules.acd.max_wait_s, extra=listen)
-        for name, value in variables.items():
-            await session.set_variable(name, value)
+        await session.set_variables(packed(variables))
         self._journal.append(
             call_id, "decided", now, number=number, caller=decision.caller_masked,
             region=decision.region, mode=decision.line.mode.value, line_name=decision.line.name,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Mapping
 
 from ivr.catalogue.model import EMERGENCY_NUMBERS, Catalogue, MergeMode, Region, RemarkKind
 from ivr.config.errors import ConfigProblem
@@ -76,11 +77,15 @@ def _check_region(
                                         "cancelled_from overlaps the transition window"))
     for j, pattern in enumerate(region.patterns):
         for emergency in sorted(EMERGENCY_NUMBERS | {region.main_number}):
-            if re.fullmatch(pattern.regex, emergency):
+            if pattern.matches(emergency):
                 problems.append(doc.problem((*base, "patterns", j, "regex"),
                                             f"pattern matches {emergency}, which is never merged"))
+        for k, excluded in enumerate(pattern.excludes):
+            if not re.fullmatch(pattern.regex, excluded):
+                problems.append(doc.problem((*base, "patterns", j, "excludes", k),
+                                            f"{excluded} is not matched by the regex anyway"))
     counted = Counter(line.mode for line in region.lines)
-    counted.update(p.mode for p in region.patterns)
+    counted.update(p.mode for p in region.patterns if p.counted)
     for mode in MergeMode:
         stated = getattr(region.counts, mode.value)
         if counted[mode] != stated:
@@ -88,3 +93,15 @@ def _check_region(
                                         f"the plan states {stated} {mode.value} lines, "
                                         f"the list has {counted[mode]}"))
     return problems
+
+
+def pattern_overlaps(region: Region, reserved: Mapping[str, str]) -> list[tuple[int, str, str]]:
+    """``(pattern index, number, what it is)`` for every reserved number a pattern matches.
+
+    ``reserved`` maps the numbers routing_rules.yaml uses (endpoints, emergency targets,
+    utility partners) to a description; a pattern must swallow none of them.
+    """
+    return [(j, number, what)
+            for j, pattern in enumerate(region.patterns)
+            for number, what in sorted(reserved.items())
+            if pattern.matches(number)]

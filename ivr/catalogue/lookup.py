@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -15,6 +14,7 @@ from ivr.catalogue.model import (
     Region,
     Remark,
     RemarkKind,
+    ScheduleKey,
     SubCenter,
     Window,
 )
@@ -75,7 +75,7 @@ def find_line(catalogue: Catalogue, region_key: str, number: str) -> LineMatch |
         if line.number == number:
             return resolve_line(catalogue, line)
     for pattern in region.patterns:
-        if re.fullmatch(pattern.regex, number):
+        if pattern.matches(number):
             return LineMatch(number=number, name=pattern.name, mode=pattern.mode,
                              domain=pattern.domain, plan_item=pattern.plan_item,
                              local=pattern.local, pattern=True)
@@ -91,25 +91,50 @@ def whole_merge_schedule(match: LineMatch, region: Region) -> tuple[Window, date
     return window, cancelled
 
 
-def phase_of(match: LineMatch, region: Region, today: date) -> Phase:
-    """Where a line stands on ``today`` (the region's local date)."""
+def already_merged(match: LineMatch, region: Region) -> bool:
+    """备注 已归并到12345: the line already reaches 12345, before any window opens."""
     remark = match.remark
-    if match.mode is MergeMode.WHOLE_MERGE:
-        if remark is not None and (
-            remark.kind is RemarkKind.SUSPENDED
-            or (remark.kind is RemarkKind.MERGED_INTO and remark.number == region.main_number)
-        ):
-            return Phase.CANCELLED
-        window, cancelled = whole_merge_schedule(match, region)
-        if today < window.start:
-            return Phase.NOT_YET_MERGED
-        if today >= cancelled:
-            return Phase.CANCELLED
-        return Phase.TRANSITION
-    start = match.active_from or (
+    return remark is not None and remark.kind is RemarkKind.MERGED_INTO \
+        and remark.number == region.main_number
+
+
+def start_of(match: LineMatch, region: Region) -> date | None:
+    """The day a dual-number or sub-center line's 12345 handling starts."""
+    return match.active_from or (
         region.schedule.dual_number_from if match.mode is MergeMode.DUAL_NUMBER
         else region.schedule.sub_center_from
     )
+
+
+def schedule_key(match: LineMatch) -> ScheduleKey | None:
+    """The region date a line follows, or None when it carries its own dates."""
+    if match.mode is MergeMode.WHOLE_MERGE:
+        if match.transition is not None and match.cancelled_from is not None:
+            return None
+        return ScheduleKey.LOCAL_WHOLE_MERGE if match.local else ScheduleKey.NATIONAL_WHOLE_MERGE
+    if match.active_from is not None:
+        return None
+    return (ScheduleKey.DUAL_NUMBER_FROM if match.mode is MergeMode.DUAL_NUMBER
+            else ScheduleKey.SUB_CENTER_FROM)
+
+
+def phase_of(match: LineMatch, region: Region, today: date) -> Phase:
+    """Where a line stands on ``today`` (the region's local date).
+
+    已暂停服务 is cancelled whatever the date; 已归并到12345 is in transition (both
+    numbers reach 12345, the old one with its prompt) until the line is cancelled.
+    """
+    remark = match.remark
+    if match.mode is MergeMode.WHOLE_MERGE:
+        if remark is not None and remark.kind is RemarkKind.SUSPENDED:
+            return Phase.CANCELLED
+        window, cancelled = whole_merge_schedule(match, region)
+        if today >= cancelled:
+            return Phase.CANCELLED
+        if today < window.start and not already_merged(match, region):
+            return Phase.NOT_YET_MERGED
+        return Phase.TRANSITION
+    start = start_of(match, region)
     if start is not None and today < start:
         return Phase.NOT_YET_MERGED
     return Phase.ACTIVE

@@ -155,6 +155,11 @@ class LinePattern(StrictModel):
     domain: Identifier = "general"
     plan_item: str
     local: bool = True
+    # Numbers the regex would match but the plan keeps apart (utility partners, …).
+    excludes: list[Number] = []
+    # Whether the plan's own list numbers this entry among its stated counts (Anhui 第1项,
+    # Sichuan's list entry); a sentence outside the list (Inner Mongolia 二（一）1) is not.
+    counted: bool = True
 
     @model_validator(mode="after")
     def _compiles(self) -> LinePattern:
@@ -164,6 +169,10 @@ class LinePattern(StrictModel):
             raise ValueError(f"regex does not compile: {exc}") from exc
         return self
 
+    def matches(self, number: str) -> bool:
+        """Whether the pattern covers ``number`` (its regex, less its exclusions)."""
+        return number not in self.excludes and re.fullmatch(self.regex, number) is not None
+
 
 class PhaseSchedule(StrictModel):
     """When one class of whole-merge lines enters transition and is cancelled."""
@@ -172,13 +181,53 @@ class PhaseSchedule(StrictModel):
     cancelled_from: date
 
 
+class ScheduleKey(StrEnum):
+    """The dates of a region's schedule (the keys ``assumed`` may name)."""
+
+    NATIONAL_WHOLE_MERGE = "national_whole_merge"
+    LOCAL_WHOLE_MERGE = "local_whole_merge"
+    DUAL_NUMBER_FROM = "dual_number_from"
+    SUB_CENTER_FROM = "sub_center_from"
+
+
 class Schedule(StrictModel):
-    """A region's dates; lines may override their own."""
+    """A region's dates; lines may override their own.
+
+    ``assumed`` names the dates the plan does not state (it gives only a deadline), each
+    with the plan sentence the assumption rests on (docs/catalogue.md, "Unstated dates").
+    """
 
     national_whole_merge: PhaseSchedule
     local_whole_merge: PhaseSchedule
     dual_number_from: date | None = None
     sub_center_from: date | None = None
+    assumed: dict[ScheduleKey, str] = {}
+
+    @model_validator(mode="after")
+    def _assumed_dates_exist(self) -> Schedule:
+        for key in self.assumed:
+            if getattr(self, key.value) is None:
+                raise ValueError(f"assumed: {key.value} has no date to assume")
+        return self
+
+
+class ScheduleOverride(StrictModel):
+    """A deployment's own region-level dates (routing_rules.yaml ``deployment.schedule``).
+
+    Each key given replaces the plan's date and confirms it: it is no longer assumed.
+    """
+
+    national_whole_merge: PhaseSchedule | None = None
+    local_whole_merge: PhaseSchedule | None = None
+    dual_number_from: date | None = None
+    sub_center_from: date | None = None
+
+    def apply(self, schedule: Schedule) -> Schedule:
+        """``schedule`` with these dates in place and no longer marked assumed."""
+        given = self.model_dump(exclude_none=True)
+        given = {key: getattr(self, key) for key in given}
+        assumed = {k: v for k, v in schedule.assumed.items() if k.value not in given}
+        return schedule.model_copy(update={**given, "assumed": assumed})
 
 
 class PlanCounts(StrictModel):

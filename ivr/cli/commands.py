@@ -17,12 +17,16 @@ from ivr.config.locate import EXAMPLE_NOTICE, ConfigLocation, locate_config_dir
 from ivr.core.cli import CliError, load_config
 
 if TYPE_CHECKING:
+    import asyncio
+    from collections.abc import Callable
+
     from ivr.config.engine import EngineConfig
     from ivr.config.errors import ConfigProblem
 
 
 def default_run_dir() -> Path:
-    """``$HOTLINE_RUN_DIR`` or /tmp/hotline12345 (imported late: the settings pull in asyncio)."""
+    """``$HOTLINE_RUN_DIR``, else ``$XDG_RUNTIME_DIR/hotline12345`` or ``/run/hotline12345``
+    (imported late: the settings pull in asyncio)."""
     from ivr.controller.settings import default_run_dir as run_dir
 
     return run_dir()
@@ -64,6 +68,14 @@ def add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--recordings", type=Path, default=None)
     parser.add_argument("--agi-host", default="127.0.0.1")
     parser.add_argument("--agi-port", type=int, default=4573)
+    parser.add_argument("--agi-allow", default=None, metavar="ADDR[,NET…]",
+                        help="FastAGI peers served, addresses or networks (default "
+                             "$HOTLINE_AGI_ALLOW, else 127.0.0.1,::1); anyone else is refused "
+                             "and that call takes the fallback")
+    parser.add_argument("--ami-from-sandbox", action="store_true",
+                        default=None,
+                        help="take what HOTLINE_AMI_* leave unset from the sandbox's state file "
+                             "(development; also HOTLINE_AMI_FROM_SANDBOX=1)")
     parser.add_argument("--at", type=_when, default=None,
                         help="start the clock at this time (tests, demos); naive = Asia/Shanghai")
     parser.add_argument("--log-level", default="INFO")
@@ -73,33 +85,66 @@ def add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _run(args: argparse.Namespace) -> int:
     import asyncio
     import logging
+    import os
     import signal
 
+    from ivr.agi.server import AllowList
     from ivr.controller.service import Controller
     from ivr.controller.settings import ControllerSettings, ami_settings_from_env
+    from ivr.core.environ import AGI_ALLOW_ENV
+    from ivr.core.rundir import RunDir, RunDirError
 
+    # every file the controller creates (records, databases, snapshots, the control
+    # socket) is the hotline user's alone, from the moment it exists
+    os.umask(0o077)
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        allow = AllowList.parse(args.agi_allow or os.environ.get(AGI_ALLOW_ENV)
+                                or "127.0.0.1,::1")
+    except ValueError as exc:
+        raise CliError(f"--agi-allow: {exc}", status=2) from None
     location = _locate(args)
     config_dir = location.directory
     recordings_dir = args.recordings or config_dir / "recordings"
     _warn_recordings(recordings_dir)
     run_dir = default_run_dir()
+    try:
+        RunDir(run_dir).ensure()  # refused before anything is read from it or written to it
+        ami = ami_settings_from_env(run_dir, from_sandbox=args.ami_from_sandbox)
+    except RunDirError as exc:
+        raise CliError(str(exc)) from None
     settings = ControllerSettings(
         config_dir=config_dir,
         recordings_dir=recordings_dir,
-        run_dir=run_dir, agi_host=args.agi_host, agi_port=args.agi_port,
-        ami=ami_settings_from_env(run_dir), start_at=args.at,
+        run_dir=run_dir, agi_host=args.agi_host, agi_port=args.agi_port, agi_allow=allow,
+        ami=ami, start_at=args.at,
     )
     controller = Controller(settings)
     # SIGTERM (systemd, kill) stops the controller the way Ctrl-C does: tasks are cancelled
     # and their cleanup runs, exit status 0.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        asyncio.run(controller.run())
+        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+            runner.run(controller.run())
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop (libuv: fewer system calls and less Python per call, measured in
+    bench/load.py) unless ``HOTLINE_EVENT_LOOP=asyncio`` asks for the standard one."""
+    import os
+
+    if os.environ.get("HOTLINE_EVENT_LOOP", "uvloop") == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
 
 
 def _warn_recordings(recordings_dir: Path) -> None:
@@ -194,6 +239,10 @@ def _check(args: argparse.Namespace) -> int:
     print(f"ok: {directory} (region {config.region}; lines per region: {counts})")
     if location.is_example:
         print(EXAMPLE_NOTICE)
+    from ivr.cli.catalogue import check_notes  # dates the plan does not state (issue 17)
+
+    for note in check_notes(config):
+        print(note)
     print(_listening_status(config, Path(directory)))
     return 0
 

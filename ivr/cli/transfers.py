@@ -84,8 +84,15 @@ def _simple(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    for transfer in _control("transfer.list"):
-        print(json.dumps(transfer, ensure_ascii=False) if args.json else _line(transfer))
+    offset: int | None = 0
+    while offset is not None:  # page by page: each answer stays well under the line limit
+        result = _control("transfer.list", offset=offset)
+        if isinstance(result, list):  # a controller from before paging
+            result = {"items": result, "next": None}
+        for transfer in result["items"]:
+            print(json.dumps(transfer, ensure_ascii=False) if args.json else _line(transfer))
+        following = result.get("next")
+        offset = following if isinstance(following, int) and following > offset else None
     return 0
 
 

@@ -7,15 +7,17 @@ import json
 import sqlite3
 import sys
 from pathlib import Path
+from typing import Any
 
 from ivr.controller.settings import default_run_dir
 from ivr.workorders import SqliteWorkOrderStore, WorkOrder, WorkOrderStatus, WorkOrderStoreError
 from ivr.workorders.model import LOCAL_TZ
-from ivr.workorders.store import DEFAULT_LIMIT
+from ivr.workorders.store import DEFAULT_LIMIT, Delivery
 
 DB_NAME = "workorders.db"
+UNACKED = "unacknowledged"
 _HEADERS = ("ID", "CREATED (Asia/Shanghai)", "STATUS", "TARGET", "REASON", "LINE", "SKILL",
-            "CALLER", "CALL ID")
+            "CALLER", "CALL ID", "DELIVERY")
 
 
 def add_workorder(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -24,7 +26,8 @@ def add_workorder(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     actions = parser.add_subparsers(dest="workorder_command", required=True)
 
     listing = actions.add_parser("list", help="work orders, newest first")
-    listing.add_argument("--status", choices=[str(s) for s in WorkOrderStatus])
+    listing.add_argument("--status", choices=[*(str(s) for s in WorkOrderStatus), UNACKED],
+                         help=f"{UNACKED}: open or sent, not yet acknowledged by the department")
     listing.add_argument("--call", metavar="CALL_ID", help="only this call's orders")
     listing.add_argument("--limit", type=int, default=DEFAULT_LIMIT, metavar="N")
     listing.add_argument("--json", action="store_true", help="a JSON array")
@@ -67,14 +70,20 @@ def _list(args: argparse.Namespace) -> int:
     if store is None:
         return 1
     try:
-        status = None if args.status is None else WorkOrderStatus(args.status)
-        orders = store.list(status=status, call_id=args.call, limit=args.limit)
+        if args.status == UNACKED:
+            orders = [o for o in store.unacknowledged(limit=None)
+                      if args.call is None or o.call_id == args.call][:max(args.limit, 0)]
+        else:
+            status = None if args.status is None else WorkOrderStatus(args.status)
+            orders = store.list(status=status, call_id=args.call, limit=args.limit)
+        deliveries = {o.id: store.delivery(o.id) for o in orders}
     finally:
         store.close()
     if args.json:
-        print(json.dumps([o.to_json() for o in orders], ensure_ascii=False, indent=2))
+        print(json.dumps([_with_delivery(o, deliveries[o.id]) for o in orders],
+                         ensure_ascii=False, indent=2))
     elif orders:
-        print(_table(orders))
+        print(_table(orders, deliveries))
     else:
         print(f"no matching work orders ({path})")
     return 0
@@ -83,21 +92,23 @@ def _list(args: argparse.Namespace) -> int:
 def _show(args: argparse.Namespace) -> int:
     path = _db_path(args)
     order: WorkOrder | None = None
+    delivery: Delivery | None = None
     if path.exists():
         store = _open(path)
         if store is None:
             return 1
         try:
             order = store.get(args.order_id)
+            delivery = store.delivery(args.order_id)
         finally:
             store.close()
     if order is None:
         print(f"no work order {args.order_id} ({path})", file=sys.stderr)
         return 1
     if args.json:
-        print(json.dumps(order.to_json(), ensure_ascii=False, indent=2))
+        print(json.dumps(_with_delivery(order, delivery), ensure_ascii=False, indent=2))
     else:
-        print(_details(order))
+        print(_details(order, delivery))
     return 0
 
 
@@ -105,23 +116,40 @@ def _local(order: WorkOrder) -> str:
     return order.created_at.astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _table(orders: list[WorkOrder]) -> str:
+def _with_delivery(order: WorkOrder, delivery: Delivery | None) -> dict[str, Any]:
+    body = order.to_json()
+    body["delivery"] = None if delivery is None else delivery.to_json()
+    return body
+
+
+def _delivered(delivery: Delivery | None) -> str:
+    if delivery is None:
+        return "-"
+    text = f"{delivery.department} x{delivery.attempts}"
+    if delivery.acked_by:
+        text += f" ack:{delivery.acked_by}"
+    if delivery.escalated_at is not None:
+        text += " ESCALATED"
+    return text
+
+
+def _table(orders: list[WorkOrder], deliveries: dict[str, Delivery | None]) -> str:
     rows = [_HEADERS] + [
         (o.id, _local(o), str(o.status), o.target, o.reason, o.line or "-", o.skill or "-",
-         o.caller_masked or "-", o.call_id) for o in orders]
+         o.caller_masked or "-", o.call_id, _delivered(deliveries.get(o.id))) for o in orders]
     widths = [max(len(row[i]) for row in rows) for i in range(len(_HEADERS))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
                      for row in rows)
 
 
-def _details(order: WorkOrder) -> str:
+def _details(order: WorkOrder, delivery: Delivery | None = None) -> str:
     fields = [
         ("id", order.id), ("status", str(order.status)),
         ("created", f"{_local(order)} Asia/Shanghai ({order.created_at.isoformat()})"),
         ("call id", order.call_id), ("target", f"{order.target} ({order.target_kind})"),
         ("department", order.department), ("line", order.line), ("skill", order.skill),
         ("caller", order.caller_masked), ("reason", order.reason), ("agent", order.agent),
-        ("summary", order.summary),
+        ("summary", order.summary), ("delivery", _delivered(delivery)),
     ]
     lines = [f"{name + ':':<12}{'-' if value is None else value}" for name, value in fields]
     classification = ("-" if order.classification is None

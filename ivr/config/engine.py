@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from ivr.catalogue.checks import check_catalogue
-from ivr.catalogue.model import EMERGENCY_NUMBERS, Catalogue, Line
+from ivr.catalogue.checks import check_catalogue, pattern_overlaps
+from ivr.catalogue.model import EMERGENCY_NUMBERS, Catalogue, Line, PhaseSchedule, Schedule
 from ivr.config.errors import ConfigError, ConfigProblem
 from ivr.config.roster import Roster
 from ivr.config.validate import validate_document
 from ivr.config.yamlsrc import LocatedDocument, load_located
-from ivr.routing.rules import RoutingRules
+from ivr.routing.rules import EndpointKind, RoutingRules
 
 CATALOGUE_FILE = "merger_catalogue.yaml"
 RULES_FILE = "routing_rules.yaml"
@@ -125,8 +126,10 @@ def _apply_overrides(
                                           f"unknown region {region_key!r}; the catalogue has "
                                           f"{', '.join(sorted(catalogue.regions))}"))
         return catalogue, problems
-    if not rules.deployment.line_overrides:
-        return catalogue, problems
+    if rules.deployment.schedule is not None:
+        schedule = rules.deployment.schedule.apply(region.schedule)
+        problems.extend(_schedule_order(schedule, rules_doc))
+        region = region.model_copy(update={"schedule": schedule})
     lines = list(region.lines)
     index = {line.number: i for i, line in enumerate(lines)}
     for number, override in rules.deployment.line_overrides.items():
@@ -148,10 +151,83 @@ def _apply_overrides(
     return catalogue.model_copy(update={"regions": regions}), problems
 
 
+def _schedule_order(schedule: Schedule, rules_doc: LocatedDocument) -> list[ConfigProblem]:
+    """A deployment's own whole-merge dates must be in order, like the plan's."""
+    problems: list[ConfigProblem] = []
+    for name in ("national_whole_merge", "local_whole_merge"):
+        phase: PhaseSchedule = getattr(schedule, name)
+        at = ("deployment", "schedule", name)
+        if phase.transition.end < phase.transition.start:
+            problems.append(rules_doc.problem((*at, "transition"), "window ends before it starts"))
+        if phase.cancelled_from <= phase.transition.end:
+            problems.append(rules_doc.problem((*at, "cancelled_from"),
+                                              "cancelled_from overlaps the transition window"))
+    return problems
+
+
+_DIALLED = re.compile(r"^[A-Za-z]+/(?:[^/@]*/)?([0-9]{3,12})(?:@|$)")
+
+
+def _reserved_numbers(rules: RoutingRules, rules_doc: LocatedDocument) -> dict[str, str]:
+    """Numbers routing_rules.yaml dials (endpoints, emergency targets, utility partners)."""
+    reserved: dict[str, str] = {}
+    for name, endpoint in rules.endpoints.items():
+        line = rules_doc.line_of(("endpoints", name))
+        for dial in (endpoint.dial, endpoint.backup_dial):
+            found = _DIALLED.match(dial or "")
+            if found:
+                reserved.setdefault(found.group(1), f"{endpoint.kind.value} endpoint {name} "
+                                                    f"({RULES_FILE}:{line})")
+    for number, target in rules.emergency.items():
+        line = rules_doc.line_of(("emergency", number))
+        reserved.setdefault(number, f"emergency target {number} ({RULES_FILE}:{line})")
+        for dial in (target.dial, target.backup_dial):
+            found = _DIALLED.match(dial or "")
+            if found:
+                reserved.setdefault(found.group(1),
+                                    f"emergency target {number} ({RULES_FILE}:{line})")
+    return reserved
+
+
+def _check_legacy(catalogue: Catalogue, rules: RoutingRules,
+                  rules_doc: LocatedDocument) -> list[ConfigProblem]:
+    """Legacy endpoints exist, are of kind legacy, and name lines or departments of the region."""
+    problems: list[ConfigProblem] = []
+    region = catalogue.regions.get(rules.deployment.region)
+    legacy = rules.deployment.legacy
+    numbers = {line.number for line in region.lines} if region else set()
+    departments = {line.department for line in region.lines if line.department} if region else set()
+    keyed = [("lines", key, name, key in numbers) for key, name in legacy.lines.items()]
+    keyed += [("departments", key, name, key in departments)
+              for key, name in legacy.departments.items()]
+    for group, key, name, known in keyed:
+        at = ("deployment", "legacy", group, key)
+        if region is not None and not known:
+            what = "line" if group == "lines" else "department"
+            problems.append(rules_doc.problem(at, f"region {rules.deployment.region} has no "
+                                                  f"{what} {key!r}"))
+        endpoint = rules.endpoints.get(name)
+        if endpoint is None:
+            problems.append(rules_doc.problem(at, f"endpoint {name!r} is not defined under "
+                                                  f"'endpoints'"))
+        elif endpoint.kind is not EndpointKind.LEGACY:
+            problems.append(rules_doc.problem(at, f"endpoint {name!r} is of kind "
+                                                  f"{endpoint.kind.value}, not legacy"))
+    return problems
+
+
 def _cross_check(
     catalogue: Catalogue, rules: RoutingRules, cat_doc: LocatedDocument, rules_doc: LocatedDocument
 ) -> list[ConfigProblem]:
     problems: list[ConfigProblem] = []
+    reserved = _reserved_numbers(rules, rules_doc)
+    for key, region in catalogue.regions.items():
+        for j, number, what in pattern_overlaps(region, reserved):
+            problems.append(cat_doc.problem(
+                ("regions", key, "patterns", j, "regex"),
+                f"pattern matches {number}, the {what}: narrow the regex or add it to "
+                f"'excludes'"))
+    problems.extend(_check_legacy(catalogue, rules, rules_doc))
     for key, region in catalogue.regions.items():
         for i, line in enumerate(region.lines):
             at = ("regions", key, "lines", i)

@@ -27,11 +27,18 @@ class ControlServer:
         self._server: asyncio.AbstractServer | None = None
 
     async def __aenter__(self) -> ControlServer:
-        self._path.parent.mkdir(parents=True, exist_ok=True)
+        self._path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         with contextlib.suppress(FileNotFoundError):
             self._path.unlink()
-        self._server = await asyncio.start_unix_server(self._connection, path=str(self._path))
-        os.chmod(self._path, 0o600)  # only the hotline's own user may drive transfers
+        # only the hotline's own user may drive transfers: the socket is 0600 from its
+        # creation (a narrower umask for the bind), not chmod-ed after a window
+        previous = os.umask(0o177)
+        try:
+            self._server = await asyncio.start_unix_server(self._connection,
+                                                           path=str(self._path))
+        finally:
+            os.umask(previous)
+        os.chmod(self._path, 0o600)
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

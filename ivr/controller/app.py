@@ -11,6 +11,7 @@ from ivr.callbacks.feature import register as callbacks
 from ivr.calls.feature import register as routing
 from ivr.core.features import Register
 from ivr.listening.feature import register as listening
+from ivr.mqtt.feature import register as mqtt
 from ivr.transfers.feature import register as transfers
 from ivr.workorders.feature import register as workorders
 
@@ -20,5 +21,6 @@ FEATURES: tuple[Register, ...] = (
     acd,
     workorders,
     transfers,
+    mqtt,
     callbacks,
 )

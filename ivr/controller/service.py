@@ -19,7 +19,7 @@ from ivr.agi.server import AgiSession, FastAgiServer
 from ivr.ami.client import AmiConnection, sessions
 from ivr.clock import Clock, ShiftedClock, SystemClock
 from ivr.config.holder import ConfigHolder
-from ivr.control.protocol import error
+from ivr.control.protocol import error, ok
 from ivr.control.server import ControlServer
 from ivr.controller.settings import ControllerSettings
 from ivr.core.amibus import AmiBus
@@ -86,7 +86,7 @@ class Controller:
                                   feature.name)
         budget = config.current.rules.timing.decision_budget_ms / 1000
         async with FastAgiServer(self._dispatch, self.settings.agi_host, self.settings.agi_port,
-                                 timeout_s=budget) as agi:
+                                 timeout_s=budget, allow=self.settings.agi_allow) as agi:
             loop = asyncio.get_running_loop()
             loop.add_signal_handler(signal.SIGHUP, self._reload_requested.set)
             log.info("controller up: region %s, config %s, call store %s, features %s",
@@ -128,10 +128,26 @@ class Controller:
         await handler(session)
 
     async def _control(self, op: str, args: dict[str, Any]) -> dict[str, Any]:
+        if op == "engine.stats":
+            return ok(self.stats())
         handler = self.registry.control.get(op)
         if handler is None:
             return error(f"unknown operation {op!r}")
         return await handler(op, args)
+
+    def stats(self) -> dict[str, Any]:
+        """Counters for operators and benchmarks (control op ``engine.stats``)."""
+        return {
+            "features": self.feature_names,
+            "ami_events": self.bus.received,
+            "ami_backlog": self.bus.backlog(),
+            "events_published": self.stream.published,
+            "call_store_dropped": self.calls.dropped if self.calls is not None else 0,
+            "tasks": {name: {"running": h.running, "restarts": h.restarts,
+                             "last_error": h.last_error}
+                      for name, h in self.supervisor.health.items()},
+            "pending_restart": list(self.config.pending_restart) if self.config else [],
+        }
 
     async def _serve_control(self) -> None:
         async with ControlServer(self._control, self.run_dir.control_socket) as control:

@@ -6,19 +6,21 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from ivr.agi.server import AllowList
 from ivr.ami.client import AmiSettings
 from ivr.core.rundir import RunDir
 from ivr.core.settings import ami_settings
 
 
 def default_run_dir() -> Path:
-    """Where the sandbox and the controller keep state: ``$HOTLINE_RUN_DIR`` or /tmp."""
+    """Where the sandbox and the controller keep state (:func:`ivr.core.rundir.default_run_dir`)."""
     return RunDir.from_env().path
 
 
-def ami_settings_from_env(run_dir: Path) -> AmiSettings:
-    """AMI credentials from ``HOTLINE_AMI_*``, else from the running sandbox's state file."""
-    return ami_settings(RunDir(run_dir))
+def ami_settings_from_env(run_dir: Path, from_sandbox: bool | None = None) -> AmiSettings:
+    """AMI credentials from ``HOTLINE_AMI_*``; from the sandbox's state file only when told
+    (``from_sandbox``, default ``$HOTLINE_AMI_FROM_SANDBOX``)."""
+    return ami_settings(RunDir(run_dir), from_sandbox=from_sandbox)
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,8 @@ class ControllerSettings:
     run_dir: Path = field(default_factory=default_run_dir)
     agi_host: str = "127.0.0.1"
     agi_port: int = 4573
+    agi_allow: AllowList = field(default_factory=AllowList.loopback)
+    """FastAGI peers served; anyone else is refused before a byte is read."""
     ami: AmiSettings = field(default_factory=AmiSettings)
     start_at: datetime | None = None  # a shifted clock for tests and demos
     reload_poll_s: float = 2.0

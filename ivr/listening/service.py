@@ -210,8 +210,7 @@ class ListeningService:
         emergency is dialled at once (the caller hears it ring), so none play now."""
         variables = channel_variables(replace(decision, prompts=[]), call_id, self._sound,
                                       config.rules.acd.max_wait_s, extra=screen_pop(result))
-        for name, value in variables.items():
-            await session.set_variable(name, value)
+        await session.set_variables(variables)
 
     def pending(self) -> int:
         """Calls planned to listen whose classify request has not come yet."""

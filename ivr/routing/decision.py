@@ -196,10 +196,16 @@ def _decide_line(
     if match.remark is not None:
         tags.append(f"remark:{match.remark.kind.value}")
     agents = _agents_for(match, config, region_key, facts)
+    if phase is Phase.NOT_YET_MERGED:
+        legacy = _legacy(match, config, facts)
+        if legacy is not None:
+            return Decision(line=info, phase=phase, prompts=[], target=legacy,
+                            tags=[*tags, "before_start"], **common)
+        # No expert seat or kept seats yet: 12345 with the line's skill takes the call.
+        return Decision(line=info, phase=phase, prompts=[rules.prompts.greeting],
+                        target=_queue(config, match.domain, facts),
+                        tags=[*tags, "before_start", "no_legacy_endpoint"], **common)
     if match.mode is MergeMode.WHOLE_MERGE:
-        if phase is Phase.NOT_YET_MERGED:
-            return Decision(line=info, phase=phase, prompts=[rules.prompts.greeting],
-                            target=_legacy(match, config, facts) or agents, tags=tags, **common)
         if phase is Phase.TRANSITION:
             prompt = ("transition-generic" if match.pattern
                       else f"{region_key}/transition-{match.number}")
@@ -211,9 +217,6 @@ def _decide_line(
                             target=Target(TargetKind.HANGUP), tags=tags, **common)
         return Decision(line=info, phase=phase, prompts=prompts, target=agents,
                         tags=tags, **common)
-    if phase is Phase.NOT_YET_MERGED:
-        return Decision(line=info, phase=phase, prompts=[rules.prompts.greeting],
-                        target=_legacy(match, config, facts) or agents, tags=tags, **common)
     if match.mode is MergeMode.SUB_CENTER and match.subcenter is not None:
         endpoint = rules.endpoints[match.subcenter.endpoint]
         target = Target(TargetKind.SUBCENTER, skill=match.domain, dial=endpoint.dial,
@@ -266,20 +269,35 @@ def _agents_for(match: LineMatch, config: EngineConfig, region_key: str,
 
 
 def _legacy(match: LineMatch, config: EngineConfig, facts: CallFacts) -> Target | None:
-    """The old line's own handling before it merges, when the catalogue configures one."""
+    """The old line's own seats before its start date, when one is configured.
+
+    In order: the line's ``before_merge_endpoint``, ``deployment.legacy`` by number then by
+    department, a sub-center's own endpoint (it keeps its seats), a dual line's kept seats.
+    Never an emergency centre: a remark "由119兼职接听" only records who answered before.
+    12345 agents with the line's skill stand behind, so the call is never lost.
+    """
     rules = config.rules
+    name = (match.before_merge_endpoint
+            or rules.deployment.legacy_endpoint(match.number, match.department)
+            or (match.subcenter.endpoint if match.subcenter is not None else None)
+            or match.kept_seats_endpoint)
+    if name is None or name not in rules.endpoints:
+        return None
+    endpoint = rules.endpoints[name]
     behind = _queue(config, match.domain, facts)
-    if match.before_merge_endpoint is not None:
-        endpoint = rules.endpoints[match.before_merge_endpoint]
-        return Target(TargetKind.LEGACY, skill=match.domain, dial=endpoint.dial,
-                      endpoint=match.before_merge_endpoint, number=match.number,
-                      queue=behind.queue, queue_rule=behind.queue_rule,
-                      max_penalty=behind.max_penalty, timeout_s=rules.timing.agent_ring_s)
-    if match.remark is not None and match.remark.kind is RemarkKind.ANSWERED_BY \
-            and match.remark.number in rules.emergency:
-        target = rules.emergency[match.remark.number]
-        return Target(TargetKind.LEGACY, skill=match.domain, dial=target.dial,
-                      number=match.remark.number, queue=behind.queue,
-                      queue_rule=behind.queue_rule, max_penalty=behind.max_penalty,
-                      timeout_s=rules.timing.emergency_answer_s)
-    return None
+    return Target(TargetKind.LEGACY, skill=match.domain, dial=endpoint.dial,
+                  backup_dial=endpoint.backup_dial, endpoint=name, number=match.number,
+                  queue=behind.queue, queue_rule=behind.queue_rule,
+                  max_penalty=behind.max_penalty,
+                  timeout_s=endpoint.answer_s or rules.timing.agent_ring_s,
+                  priority=behind.priority)
+
+
+def decide_match(match: LineMatch, facts: CallFacts, config: EngineConfig) -> Decision:
+    """The decision for a catalogue line or pattern as such (the admin views' routing table)."""
+    region_key = facts.region or config.region
+    region = config.catalogue.regions[region_key]
+    today = facts.at.astimezone(ZoneInfo(region.timezone)).date()
+    common: dict[str, Any] = {"number": match.number, "region": region_key, "local_date": today,
+                              "caller_masked": None, "utterance": None}
+    return _decide_line(match, today, config, region_key, facts, common)

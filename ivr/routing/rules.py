@@ -2,17 +2,32 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
-from ivr.catalogue.model import Identifier, Number
+from ivr.catalogue.model import Identifier, Number, ScheduleOverride
 from ivr.config.validate import StrictModel
+from ivr.mqtt.settings import MqttRules
 from ivr.speech.rules import ClassificationRules
 from ivr.speech.settings import ListeningRules
 
-DialString = Annotated[str, Field(pattern=r"^[A-Za-z]+/\S+$", description="an Asterisk Dial() target")]
+_DIAL_TARGET = re.compile(r"[A-Za-z][A-Za-z0-9]{0,15}/[A-Za-z0-9_.@:+*#/-]{1,128}")
+
+
+def _dial_target(value: str) -> str:
+    """One channel ``TECH/resource``: no ``,`` (Dial options), ``&`` (more channels),
+    ``$``/``{}`` (dialplan expressions), quotes or spaces can come in from the config."""
+    if not _DIAL_TARGET.fullmatch(value):
+        raise ValueError("a dial string is one TECH/resource of letters, digits and _.@:+*#/- "
+                         "(',' would add Dial options, '&' more channels, '${' expressions)")
+    return value
+
+
+DialString = Annotated[str, AfterValidator(_dial_target),
+                       Field(description="an Asterisk Dial() target")]
 
 
 class CancelledPolicy(StrEnum):
@@ -22,11 +37,27 @@ class CancelledPolicy(StrEnum):
     ANNOUNCE_ONLY = "announce_only"  # not-in-service prompt, then hang up
 
 
+class LegacyEndpoints(StrictModel):
+    """The old lines' own seats, reached before a line's start date (kind ``legacy``)."""
+
+    lines: dict[Number, Identifier] = {}  # by number
+    departments: dict[str, Identifier] = {}  # by 责任单位, as the catalogue writes it
+
+
 class Deployment(StrictModel):
     """Which regional plan this centre runs, and its local departures from it."""
 
     region: Identifier
     line_overrides: dict[Number, dict[str, Any]] = {}
+    # The region's dates as this centre confirms or changes them (clears 'assumed').
+    schedule: ScheduleOverride | None = None
+    legacy: LegacyEndpoints = LegacyEndpoints()
+
+    def legacy_endpoint(self, number: str, department: str | None) -> str | None:
+        """The legacy endpoint configured for a line, by number first, then by department."""
+        if number in self.legacy.lines:
+            return self.legacy.lines[number]
+        return self.legacy.departments.get(department) if department else None
 
 
 class Timing(StrictModel):
@@ -156,3 +187,4 @@ class RoutingRules(StrictModel):
     classification: ClassificationRules | None = None  # speech pre-classification keywords
     listening: ListeningRules = ListeningRules()  # live pre-classification over AudioSocket
     records: Records = Records()
+    mqtt: MqttRules = MqttRules()  # events and work orders over MQTT (docs/events.md)

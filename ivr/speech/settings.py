@@ -9,11 +9,12 @@ model) routes every call on its dialled number alone, as before.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from ivr.config.validate import StrictModel
 from ivr.core.environ import VOSK_MODEL_ENV, vosk_model_override
@@ -83,6 +84,20 @@ class AudioSocketSettings(StrictModel):
     port: int = Field(9092, ge=1, le=65535)
 
 
+_PROMPT_ID = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+
+
+def _prompt_id(value: str) -> str:
+    """A prompt id names a file below the recordings: no path separators or ``..``."""
+    if not _PROMPT_ID.fullmatch(value):
+        raise ValueError("a prompt id is lower-case letters, digits, '_' and '-' (no '/', "
+                         "'..' or spaces: it names a recording, never a path)")
+    return value
+
+
+PromptId = Annotated[str, AfterValidator(_prompt_id)]
+
+
 class ListeningRules(StrictModel):
     """The whole ``listening:`` section."""
 
@@ -95,7 +110,7 @@ class ListeningRules(StrictModel):
     workers: int = Field(2, ge=1, le=64)  # decoding threads
     recognizer_rate: int = Field(8000, ge=8000, le=48000)  # 16000: resample in numpy first
     audiosocket: AudioSocketSettings = AudioSocketSettings()
-    prompt: str | None = "listen"  # played after the line's prompts; barge-in stops both
+    prompt: PromptId | None = "listen"  # played after the line's prompts; barge-in stops both
     budget_ms: int = Field(15_000, ge=3000, le=30_000)  # answer -> routing decision
     decision_reserve_ms: int = Field(1_500, ge=0, le=10_000)  # stop listening this early
     preroll_ms: int = Field(500, ge=0, le=2000)

@@ -15,12 +15,15 @@ import secrets
 from collections.abc import Callable
 from typing import Protocol
 
+from ivr.agi.channel import confirm_agi_channel
+from ivr.agi.codec import AgiEnvironment
 from ivr.ami.codec import AmiMessage
 from ivr.clock import Clock
 from ivr.config.engine import EngineConfig
 from ivr.config.roster import Roster, interface_of
 from ivr.core.callstore import CallStore
 from ivr.core.events import StepRecorder
+from ivr.masking import mask_numbers_in_text
 from ivr.transfers.model import (
     CallNotFound,
     NoTransferInProgress,
@@ -102,7 +105,9 @@ class TransferService:
             requested_at=self._clock.now(), requested_by=by,
             caller_channel=caller.get("Channel"), agent_channel=agent.get("Channel"),
             agent_id=_agent_id(config.roster, agent.get("Channel")),
-            summary=summary or config.rules.transfers.default_summary)
+            # an agent's free text may hold the caller's phone or ID number: masked like a
+            # transcript before it reaches the call record, the target or a work order
+            summary=mask_numbers_in_text(summary or config.rules.transfers.default_summary))
         self._registry.add(transfer)
         self._journal.append(
             call_id, "transfer_requested", transfer.requested_at, transfer=transfer.id,
@@ -221,6 +226,15 @@ class TransferService:
         if transfer is None or not transfer.active:
             raise NoTransferInProgress(f"call {call_id} has no transfer in progress")
         return transfer
+
+    async def confirm_agent_request(self, env: AgiEnvironment) -> None:
+        """A feature-code request is carried out only when Asterisk confirms that the channel
+        it names is up, runs the AGI and is a roster agent's phone
+        (:class:`ChannelNotConfirmed` or :class:`NotWithAgent` otherwise)."""
+        channel = env.get("channel")
+        if _agent_id(self._config().roster, channel) is None:
+            raise NotWithAgent(f"{channel} is not an agent's phone (agents.yaml)")
+        await confirm_agi_channel(self._ami(), env)
 
     def transfers(self) -> list[Transfer]:
         """Every transfer this controller knows, newest first."""

@@ -21,18 +21,28 @@ _UNMASKED = re.compile(r"\d{7,}")
 class WorkOrderStatus(StrEnum):
     """Where a work order stands."""
 
-    OPEN = "open"
-    SENT = "sent"
-    ACKNOWLEDGED = "acknowledged"
-    CLOSED = "closed"
+    OPEN = "open"  # filed, not yet delivered
+    SENT = "sent"  # published to its department, not yet acknowledged
+    ACKNOWLEDGED = "acknowledged"  # the department's client received it (ack topic)
+    ACCEPTED = "accepted"  # the department took the case on (签收)
+    RETURNED = "returned"  # the department sent it back, with a reason (退回)
+    RESOLVED = "resolved"  # the department says it is dealt with (办结)
+    CLOSED = "closed"  # the hotline closed it
 
 
 TRANSITIONS: dict[WorkOrderStatus, frozenset[WorkOrderStatus]] = {
     WorkOrderStatus.OPEN: frozenset({WorkOrderStatus.SENT, WorkOrderStatus.CLOSED}),
     WorkOrderStatus.SENT: frozenset({WorkOrderStatus.ACKNOWLEDGED, WorkOrderStatus.CLOSED}),
-    WorkOrderStatus.ACKNOWLEDGED: frozenset({WorkOrderStatus.CLOSED}),
+    WorkOrderStatus.ACKNOWLEDGED: frozenset({WorkOrderStatus.ACCEPTED, WorkOrderStatus.RETURNED,
+                                             WorkOrderStatus.CLOSED}),
+    WorkOrderStatus.ACCEPTED: frozenset({WorkOrderStatus.RESOLVED, WorkOrderStatus.RETURNED,
+                                         WorkOrderStatus.CLOSED}),
+    WorkOrderStatus.RETURNED: frozenset({WorkOrderStatus.CLOSED}),
+    WorkOrderStatus.RESOLVED: frozenset({WorkOrderStatus.CLOSED}),
     WorkOrderStatus.CLOSED: frozenset(),
 }
+#: not yet acknowledged by a department (``hotline workorder list --status unacknowledged``)
+UNACKNOWLEDGED = frozenset({WorkOrderStatus.OPEN, WorkOrderStatus.SENT})
 
 
 class IllegalWorkOrderTransition(ValueError):

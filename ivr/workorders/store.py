@@ -15,6 +15,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -22,11 +23,13 @@ from zoneinfo import ZoneInfo
 
 from ivr.workorders.model import (
     LOCAL_TZ,
+    UNACKNOWLEDGED,
     HistoryEntry,
     WorkOrder,
     WorkOrderNotFound,
     WorkOrderStatus,
     check_masked,
+    check_transition,
     copy_classification,
     format_order_id,
     local_day,
@@ -68,6 +71,20 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE TABLE work_order_days (day TEXT PRIMARY KEY, last INTEGER NOT NULL)",
     ),
+    (  # 2: delivery to departments over MQTT (ivr/mqtt), resent until acknowledged
+        """CREATE TABLE work_order_delivery (
+            order_id TEXT PRIMARY KEY REFERENCES work_orders (id),
+            department TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            first_sent_at TEXT,
+            last_sent_at TEXT,
+            next_attempt_at TEXT,
+            acked_at TEXT,
+            acked_by TEXT,
+            escalated_at TEXT
+        )""",
+        "CREATE INDEX work_order_delivery_due ON work_order_delivery (acked_at, next_attempt_at)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -77,6 +94,51 @@ _COLUMNS = ("id, call_id, created_at, status, target, target_kind, department, l
 
 class WorkOrderStoreError(RuntimeError):
     """The database cannot be used (e.g. written by a newer version)."""
+
+
+class WrongDepartment(PermissionError):
+    """A department spoke about an order addressed to another one."""
+
+    def __init__(self, order_id: str, department: str, addressed: str | None) -> None:
+        super().__init__(f"work order {order_id} is addressed to {addressed or 'no department'}, "
+                         f"not {department}")
+        self.order_id = order_id
+        self.department = department
+        self.addressed = addressed
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """How far an order's delivery to its department has come."""
+
+    order_id: str
+    department: str
+    attempts: int = 0
+    first_sent_at: datetime | None = None
+    last_sent_at: datetime | None = None
+    next_attempt_at: datetime | None = None
+    acked_at: datetime | None = None
+    acked_by: str | None = None
+    escalated_at: datetime | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {k: (v.isoformat() if isinstance(v, datetime) else v)
+                for k, v in self.__dict__.items()}
+
+
+_DELIVERY_COLUMNS = ("order_id, department, attempts, first_sent_at, last_sent_at, next_attempt_at, "
+                     "acked_at, acked_by, escalated_at")
+
+
+def _delivery(row: tuple[Any, ...]) -> Delivery:
+    def when(raw: str | None) -> datetime | None:
+        return None if raw is None else datetime.fromisoformat(raw)
+
+    return Delivery(order_id=row[0], department=row[1], attempts=row[2],
+                    first_sent_at=when(row[3]), last_sent_at=when(row[4]),
+                    next_attempt_at=when(row[5]), acked_at=when(row[6]), acked_by=row[7],
+                    escalated_at=when(row[8]))
 
 
 class WorkOrderStore(Protocol):
@@ -268,6 +330,119 @@ class SqliteWorkOrderStore:
             moved = order.with_status(WorkOrderStatus(status), at, note)
             db.execute("UPDATE work_orders SET status = ? WHERE id = ?", (str(moved.status), order_id))
             self._add_history(db, order_id, len(order.history), moved.history[-1])
+        return moved
+
+    # --- delivery to departments (ivr/mqtt) -------------------------------------------
+
+    def unacknowledged(self, limit: int | None = DEFAULT_LIMIT) -> builtins.list[WorkOrder]:
+        """Orders no department has acknowledged yet (open or sent), newest first."""
+        marks = ", ".join("?" * len(UNACKNOWLEDGED))
+        return self._select(f"WHERE status IN ({marks}) ORDER BY seq DESC LIMIT ?",
+                            [*sorted(str(s) for s in UNACKNOWLEDGED), -1 if limit is None else limit])
+
+    def delivery(self, order_id: str) -> Delivery | None:
+        """The order's delivery state, or None before its first attempt."""
+        with self._lock:
+            row = self._db.execute(f"SELECT {_DELIVERY_COLUMNS} FROM work_order_delivery "
+                                   "WHERE order_id = ?", (order_id,)).fetchone()
+        return None if row is None else _delivery(row)
+
+    def due_deliveries(self, now: datetime) -> builtins.list[tuple[WorkOrder, Delivery | None]]:
+        """Unacknowledged orders whose next attempt is due (never sent: due at once), oldest first."""
+        require_aware(now, "now")
+        marks = ", ".join("?" * len(UNACKNOWLEDGED))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {', '.join('o.' + c.strip() for c in _COLUMNS.split(','))}, "
+                f"{', '.join('d.' + c.strip() for c in _DELIVERY_COLUMNS.split(','))} "
+                "FROM work_orders o LEFT JOIN work_order_delivery d ON d.order_id = o.id "
+                f"WHERE o.status IN ({marks}) ORDER BY o.seq",
+                sorted(str(s) for s in UNACKNOWLEDGED)).fetchall()
+            found = []
+            for row in rows:
+                delivery = None if row[15] is None else _delivery(row[15:])
+                if delivery is None or delivery.next_attempt_at is None \
+                        or delivery.next_attempt_at <= now:
+                    found.append((self._load(self._db, row[:15]), delivery))
+        return found
+
+    def record_attempt(self, order_id: str, department: str, at: datetime,
+                       next_attempt_at: datetime) -> tuple[WorkOrder, Delivery]:
+        """One more delivery of an order to ``department``: the first moves it open -> sent."""
+        require_aware(at, "at")
+        require_aware(next_attempt_at, "next_attempt_at")
+        with self._write() as db:
+            order = self._get(db, order_id)
+            if order is None:
+                raise WorkOrderNotFound(order_id)
+            db.execute(
+                "INSERT INTO work_order_delivery (order_id, department, attempts, first_sent_at, "
+                "last_sent_at, next_attempt_at) VALUES (?, ?, 1, ?, ?, ?) "
+                "ON CONFLICT (order_id) DO UPDATE SET attempts = attempts + 1, "
+                "department = excluded.department, last_sent_at = excluded.last_sent_at, "
+                "next_attempt_at = excluded.next_attempt_at",
+                (order_id, department, at.isoformat(), at.isoformat(), next_attempt_at.isoformat()))
+            if order.status is WorkOrderStatus.OPEN:
+                order = self._move(db, order, WorkOrderStatus.SENT, at, f"sent to {department}")
+            row = db.execute(f"SELECT {_DELIVERY_COLUMNS} FROM work_order_delivery "
+                             "WHERE order_id = ?", (order_id,)).fetchone()
+        return order, _delivery(row)
+
+    def acknowledge(self, order_id: str, department: str, by: str,
+                    at: datetime) -> tuple[WorkOrder, bool]:
+        """The department's client received the order: ``(order, True)`` the first time,
+        ``(order, False)`` for a repeated ack (nothing changes). Raises WorkOrderNotFound,
+        WrongDepartment, or IllegalWorkOrderTransition (a closed order)."""
+        require_aware(at, "at")
+        with self._write() as db:
+            order = self._get(db, order_id)
+            if order is None:
+                raise WorkOrderNotFound(order_id)
+            addressed = self._addressed(db, order_id)
+            if addressed != department:
+                raise WrongDepartment(order_id, department, addressed)
+            if order.status not in UNACKNOWLEDGED:
+                if order.status is WorkOrderStatus.CLOSED:
+                    check_transition(order_id, order.status, WorkOrderStatus.ACKNOWLEDGED)
+                return order, False
+            if order.status is WorkOrderStatus.OPEN:  # delivered, but the controller died first
+                order = self._move(db, order, WorkOrderStatus.SENT, at, f"sent to {department}")
+            order = self._move(db, order, WorkOrderStatus.ACKNOWLEDGED, at,
+                               f"acknowledged by {by} ({department})")
+            db.execute("UPDATE work_order_delivery SET acked_at = ?, acked_by = ?, "
+                       "next_attempt_at = NULL WHERE order_id = ?", (at.isoformat(), by, order_id))
+        return order, True
+
+    def department_update(self, order_id: str, department: str, status: WorkOrderStatus,
+                          at: datetime, note: str) -> WorkOrder:
+        """A status the department reports (accepted, returned, resolved), checked against
+        the transition table and the order's department."""
+        with self._write() as db:
+            order = self._get(db, order_id)
+            if order is None:
+                raise WorkOrderNotFound(order_id)
+            addressed = self._addressed(db, order_id)
+            if addressed != department:
+                raise WrongDepartment(order_id, department, addressed)
+            return self._move(db, order, WorkOrderStatus(status), at, note)
+
+    def mark_escalated(self, order_id: str, at: datetime) -> None:
+        """The order was escalated (published on the escalation topic)."""
+        with self._write() as db:
+            db.execute("UPDATE work_order_delivery SET escalated_at = ? WHERE order_id = ?",
+                       (at.isoformat(), order_id))
+
+    @staticmethod
+    def _addressed(db: sqlite3.Connection, order_id: str) -> str | None:
+        row = db.execute("SELECT department FROM work_order_delivery WHERE order_id = ?",
+                         (order_id,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _move(self, db: sqlite3.Connection, order: WorkOrder, status: WorkOrderStatus,
+              at: datetime, note: str) -> WorkOrder:
+        moved = order.with_status(status, at, note)
+        db.execute("UPDATE work_orders SET status = ? WHERE id = ?", (str(moved.status), order.id))
+        self._add_history(db, order.id, len(order.history), moved.history[-1])
         return moved
 
     def close(self) -> None:

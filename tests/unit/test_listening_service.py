@@ -76,6 +76,9 @@ class FakeAgi:
     async def set_variable(self, name: str, value: str) -> None:
         self.variables.append((name, value))
 
+    async def set_variables(self, variables: dict[str, str]) -> None:
+        self.variables.extend(variables.items())
+
 
 def classify_request(*args: str, call_id: str = CALL_ID) -> FakeAgi:
     variables = {"agi_network_script": "classify", "agi_uniqueid": call_id,

@@ -80,11 +80,14 @@ def test_merged_into_other_line_routes_as_that_line(config: EngineConfig) -> Non
     assert decision.target.number == "12315"
 
 
-def test_answered_by_before_merge_goes_to_that_number(config: EngineConfig) -> None:
+def test_answered_by_119_never_dials_the_119_centre(config: EngineConfig) -> None:
+    # Issue 17: 由119兼职接听 records who answered before; a fire-hazard report is not an
+    # emergency, so before its window 96119 reaches 12345 (no legacy endpoint here).
     decision = route(config, "96119", "2021-05-01")
     assert decision.phase == "not_yet_merged"
-    assert (decision.target.kind, decision.target.number) == ("legacy", "119")
-    assert decision.target.dial == "PJSIP/119@emergency"
+    assert decision.target.kind == "queue" and decision.target.dial is None
+    assert decision.target.skill == "fire_safety"
+    assert "no_legacy_endpoint" in decision.tags
 
 
 def test_dual_number_expert_seat_and_activation_date(config: EngineConfig) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import stat
 from pathlib import Path
 
@@ -73,7 +74,11 @@ def test_settings_from_env() -> None:
 
 def test_settings_defaults() -> None:
     settings = SandboxSettings.from_env({})
-    assert settings.run_dir == Path("/tmp/hotline12345")
+    # never the fixed, guessable /tmp/hotline12345 (issue 12): root's is in /run
+    assert settings.run_dir == (Path("/run/hotline12345") if os.geteuid() == 0
+                                else Path(f"/tmp/hotline12345-{os.geteuid()}"))
+    assert SandboxSettings.from_env({"XDG_RUNTIME_DIR": "/run/user/7"}).run_dir == Path(
+        "/run/user/7/hotline12345")
     assert settings.cache_dir == Path.home() / ".cache" / "hotline12345"
     assert settings.ami_secret is None
     assert (settings.sip_port, settings.ami_port) == (5060, 5038)

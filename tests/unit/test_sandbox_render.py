@@ -162,7 +162,9 @@ def test_manager_conf_loopback_one_user(rendered: dict[str, str]) -> None:
     assert general["enabled"] == "yes"
     user = _section(text, "hotline-test")
     assert user["secret"] == SECRET
-    assert user["read"] == "all" and user["write"] == "all"
+    # least privilege: never system or command to write, never "all" (test_hardening_sandbox)
+    assert user["read"] == "call,user,agent,system"
+    assert user["write"] == "call,originate,agent,reporting"
     assert user["permit"].startswith("127.0.0.1")
     users = [s for s in re.findall(r"^\[([^\]]+)\]", text, re.M) if s != "general"]
     assert users == ["hotline-test"]

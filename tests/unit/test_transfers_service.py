@@ -366,6 +366,7 @@ async def test_feature_code_star_91_starts_an_emergency_transfer_from_the_agent_
         ctl: Controller) -> None:
     env = AgiEnvironment({"agi_network_script": "xfer/110/stay", "agi_channel": AGENT,
                           "agi_uniqueid": AGENT_UNIQUEID})
+    _running_agi(ctl, AGENT)
     await ctl.codes.handle(cast(AgiSession, _Session(env)))
     assert ctl.fake.actions == []  # the AGI answers first; the transfer moves that very channel
     await ctl.core.settle()
@@ -381,6 +382,34 @@ async def test_feature_code_refused_is_only_logged(ctl: Controller, caplog: pyte
     await ctl.core.settle()
     assert ctl.service.transfers() == []
     assert "refused" in caplog.text
+
+
+@pytest.mark.parametrize(("env", "application", "reason"), [
+    ({"agi_channel": AGENT, "agi_uniqueid": "1763900000.99"}, "AGI", "another unique id"),
+    ({"agi_channel": AGENT, "agi_uniqueid": AGENT_UNIQUEID}, "AppQueue", "not running AGI"),
+    ({"agi_channel": "PJSIP/agent-1001-ffffffff", "agi_uniqueid": AGENT_UNIQUEID}, "AGI",
+     "is not up"),
+    ({"agi_channel": AGENT}, "AGI", "no channel or unique id"),
+    ({"agi_channel": CALLER, "agi_uniqueid": CALL_ID}, "AGI", "not an agent's phone"),
+])
+async def test_a_forged_feature_code_request_starts_nothing(
+        ctl: Controller, caplog: pytest.LogCaptureFixture, env: dict[str, str],
+        application: str, reason: str) -> None:
+    """The request must name a live roster agent's channel, with its unique id, in AGI."""
+    _running_agi(ctl, AGENT, application)
+    await ctl.codes.handle(cast(AgiSession, _Session(AgiEnvironment(
+        {"agi_network_script": "xfer/110/stay", **env}))))
+    await ctl.core.settle()
+    assert ctl.service.transfers() == []
+    assert [a for a, _f, _v in ctl.fake.actions if a != "CoreShowChannels"] == []
+    assert reason in caplog.text
+
+
+def _running_agi(ctl: Controller, name: str, application: str = "AGI") -> None:
+    """The channel ``name`` is inside ``AGI()`` right now (a feature code keyed)."""
+    for entry in ctl.fake.channels:
+        if entry["Channel"] == name:
+            entry["Application"] = application
 
 
 class _Session:
@@ -517,7 +546,8 @@ async def test_control_api_start_list_and_errors(ctl: Controller) -> None:
     assert (started["result"]["target"], started["result"]["state"], started["result"]["requested_by"]) == (
         "subcenter-12366", "dialling", "cli")
     listed = await api.handle("transfer.list", {})
-    assert [t["id"] for t in listed["result"]] == [started["result"]["id"]]
+    assert [t["id"] for t in listed["result"]["items"]] == [started["result"]["id"]]
+    assert (listed["result"]["total"], listed["result"]["next"]) == (1, None)
     again = await api.handle("transfer.start", {"call_id": CALL_ID, "target": "12366"})
     assert again["ok"] is False and "already has transfer" in again["error"]
     assert (await api.handle("transfer.start", {"call_id": CALL_ID, "target": "12366", "mode": "sideways"})

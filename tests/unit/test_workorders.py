@@ -262,9 +262,9 @@ def test_cli_list_table(filed: list[WorkOrder], capsys: pytest.CaptureFixture[st
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split()[:2] == ["ID", "CREATED"]
     assert lines[1].split() == ["WO-20261123-0002", "2026-11-23", "10:00:00", "open", "utility-95598",
-                                "busy", "95598", "-", "-", "call-b"]
+                                "busy", "95598", "-", "-", "call-b", "-"]
     assert lines[2].split() == ["WO-20261123-0001", "2026-11-23", "09:30:00", "sent", "subcenter-12366",
-                                "no_answer", "12366", "tax", "138****8000", "call-a"]
+                                "no_answer", "12366", "tax", "138****8000", "call-a", "-"]
 
 
 def test_cli_list_filters_and_json(filed: list[WorkOrder], capsys: pytest.CaptureFixture[str]) -> None:
@@ -273,7 +273,7 @@ def test_cli_list_filters_and_json(filed: list[WorkOrder], capsys: pytest.Captur
     assert [o["id"] for o in data] == ["WO-20261123-0002"]
     assert main(["workorder", "list", "--call", "call-a", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data == [filed[0].to_json()]
+    assert data == [{**filed[0].to_json(), "delivery": None}]
     assert main(["workorder", "list", "--limit", "1", "--json"]) == 0
     assert [o["id"] for o in json.loads(capsys.readouterr().out)] == ["WO-20261123-0002"]
     assert main(["workorder", "list", "--status", "closed"]) == 0
@@ -288,7 +288,7 @@ def test_cli_show(filed: list[WorkOrder], capsys: pytest.CaptureFixture[str]) ->
                  "2026-11-23 09:30:02  sent", "published", "call-a", "1001"):
         assert text in out
     assert main(["workorder", "show", "WO-20261123-0001", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out) == filed[0].to_json()
+    assert json.loads(capsys.readouterr().out) == {**filed[0].to_json(), "delivery": None}
 
 
 def test_cli_show_unknown_id_exits_1(filed: list[WorkOrder], capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,196 @@
+"""MQTT benchmark: what does publishing every call event cost the controller, and how fast
+does an event reach a subscriber?
+
+A real mosquitto (Debian's, configured by ``ivr.mqtt.broker.render``: passwords, ACL,
+persistence) is started on a free loopback port. The controller side runs in this process,
+twice, for the same synthetic load, **driving the event stream directly** (no SIPp, no
+Asterisk): N calls/s, each call one real ``decide()`` of the shipped configuration and its 8
+steps (decided, prompts_played, queued, answered, queue_result, dial, dial_result, hangup)
+published on the ``EventStream``, recorded by the real ``CallStore`` (writer thread, SQLite
+WAL, synchronous=FULL):
+
+* ``off``: the stream and the call store only (the controller's per-call work on the event
+  path, minus the AGI/AMI codecs);
+* ``on``: the same plus the MQTT feature's ``MqttService`` connected to the broker.
+
+Reported: CPU seconds of this process (all threads) per call in both runs and the extra
+CPU per call with MQTT on (goal: under 10 %); end-to-end latency from an event's time
+(``at``, stamped when the step is recorded) to a subscriber in another process receiving
+it (median, p95); events published, dropped.
+
+    .venv/bin/python bench/mqtt_bench.py [--rate 50] [--seconds 10] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.stats import summary  # noqa: E402
+from ivr.clock import SystemClock  # noqa: E402
+from ivr.config.engine import EngineConfig, load_engine_config  # noqa: E402
+from ivr.core.callstore import CallStore  # noqa: E402
+from ivr.core.events import CallEvent, CallSteps, EventStream  # noqa: E402
+from ivr.masking import mask_number  # noqa: E402
+from ivr.mqtt.broker import hotline_password, render, start_broker, stop_broker  # noqa: E402
+from ivr.mqtt.feature import KINDS  # noqa: E402
+from ivr.mqtt.service import MqttService  # noqa: E402
+from ivr.routing.decision import CallFacts, decide  # noqa: E402
+
+STEPS = ("prompts_played", "queued", "answered", "queue_result", "dial", "dial_result", "hangup")
+SUBSCRIBER = r"""
+import json, sys, time
+import paho.mqtt.client as mqtt
+from datetime import datetime
+port, password, topic, out, expected = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
+lat = []
+def on_message(c, u, m):
+    p = json.loads(m.payload)
+    lat.append((time.time() - datetime.fromisoformat(p["at"]).timestamp()) * 1000)
+c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+c.username_pw_set("hotline", password)
+c.on_message = on_message
+c.connect("127.0.0.1", int(port))
+c.subscribe(topic, qos=0)
+c.loop_start()
+print("ready", flush=True)
+deadline = None
+while True:
+    line = sys.stdin.readline()
+    if line.strip() == "stop":
+        break
+end = time.time() + 3
+while len(lat) < expected and time.time() < end:
+    time.sleep(0.05)
+c.loop_stop()
+json.dump(lat, open(out, "w"))
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+async def run(config: EngineConfig, mode: str, rate: float, seconds: float,
+              store_path: Path) -> dict[str, Any]:
+    stream = EventStream()
+    async with CallStore(store_path) as store:
+        stream.subscribe("call-store", store.record, (CallEvent,))
+        service = task = None
+        if mode == "on":
+            queue = stream.queue("mqtt", KINDS, config.rules.mqtt.queue_max)
+            secrets = Path(os.environ["HOTLINE_MQTT_SECRETS_DIR"])
+            service = MqttService(queue, lambda: config, SystemClock(), store, None,
+                                  lambda: hotline_password(secrets))
+            task = asyncio.create_task(service.run())
+            await asyncio.wait_for(service.connected.wait(), 10)
+        steps = CallSteps(stream)
+        calls = int(rate * seconds)
+        interval = 1.0 / rate
+        start_wall = time.monotonic()
+        start_cpu = time.process_time()
+        for n in range(calls):
+            now = datetime.now(UTC)
+            caller = f"138{n:08d}"
+            decision = decide(CallFacts(number="12345", at=now, caller=caller), config)
+            call_id = f"{int(time.time())}.{n}"
+            steps.append(call_id, "decided", now, number="12345", caller=mask_number(caller),
+                         region=decision.region, mode=decision.line.mode.value,
+                         line_name=decision.line.name, phase=decision.phase.value,
+                         prompts=decision.prompts, target_kind=decision.target.kind.value,
+                         skill=decision.target.skill, queue=decision.target.queue)
+            for step in STEPS:
+                steps.append(call_id, step, datetime.now(UTC), channel=f"PJSIP/trunk-{n:08x}",
+                             queue=decision.target.queue, status="ANSWER", agent="1001")
+            await asyncio.sleep(max(0.0, start_wall + (n + 1) * interval - time.monotonic()))
+        await store.flush()
+        if service is not None:
+            deadline = time.monotonic() + 10
+            while len(service.queue) and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+        cpu = time.process_time() - start_cpu
+        wall = time.monotonic() - start_wall
+        result = {"mode": mode, "calls": calls, "events": calls * (len(STEPS) + 1),
+                  "cpu_s": round(cpu, 3), "wall_s": round(wall, 2),
+                  "cpu_ms_per_call": round(cpu / calls * 1000, 3)}
+        if service is not None and task is not None:
+            result.update(published=service.counters.published, dropped=service.queue.dropped)
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rate", type=float, default=50.0, help="calls per second")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--quick", action="store_true", help="20 calls/s for 3 s")
+    args = parser.parse_args()
+    if args.quick:
+        args.rate, args.seconds = 20.0, 3.0
+    if shutil.which("mosquitto_passwd") is None:
+        print("mosquitto is not installed (tools/bootstrap installs it)", file=sys.stderr)
+        return 1
+    base = load_engine_config(REPO)
+    port = free_port()
+    mqtt_rules = base.rules.mqtt.model_copy(update={"enabled": True, "port": port})
+    config = dataclasses.replace(base, rules=base.rules.model_copy(update={"mqtt": mqtt_rules}))
+    with tempfile.TemporaryDirectory(prefix="mqtt-bench-") as tmp:
+        secrets = Path(tmp) / "secrets"
+        os.environ["HOTLINE_MQTT_SECRETS_DIR"] = str(secrets)
+        rendered = render(mqtt_rules, config.region, secrets)
+        start_broker(rendered.conf, "127.0.0.1", port)
+        try:
+            off = asyncio.run(run(config, "off", args.rate, args.seconds, Path(tmp) / "off.db"))
+            out = Path(tmp) / "latency.json"
+            expected = int(args.rate * args.seconds) * (len(STEPS) + 1)
+            sub = subprocess.Popen(
+                [sys.executable, "-c", SUBSCRIBER, str(port), hotline_password(secrets),
+                 f"{mqtt_rules.topic_prefix}/{config.region}/call/+/+", str(out), str(expected)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            assert sub.stdout is not None and sub.stdin is not None
+            sub.stdout.readline()
+            time.sleep(0.3)
+            on = asyncio.run(run(config, "on", args.rate, args.seconds, Path(tmp) / "on.db"))
+            sub.stdin.write("stop\n")
+            sub.stdin.flush()
+            sub.wait(30)
+            latencies = json.loads(out.read_text())
+        finally:
+            stop_broker(secrets)
+    extra = (on["cpu_ms_per_call"] - off["cpu_ms_per_call"]) / off["cpu_ms_per_call"]
+    lat = summary(latencies)
+    report = {
+        "load": f"{args.rate:g} calls/s x {args.seconds:g} s, {len(STEPS) + 1} events per call "
+                "(synthetic: the event stream driven directly, no SIPp/Asterisk)",
+        "off": off, "on": on,
+        "extra_cpu_ms_per_call": round(on["cpu_ms_per_call"] - off["cpu_ms_per_call"], 3),
+        "extra_cpu_ratio": round(extra, 3),
+        "latency_ms": {k: round(v, 2) for k, v in lat.items()},
+        "received": len(latencies),
+        "goal_extra_cpu_under_10pct": extra < 0.10,
+    }
+    print(json.dumps(report, indent=1, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,111 @@
+"""The topic tree, built and parsed in one place (docs/events.md lists every topic).
+
+```
+<prefix>/<region>/status                          retained, QoS 1, also the last will
+<prefix>/<region>/call/<call-id>/<event>          QoS 0
+<prefix>/<region>/agent/<agent-id>/state          retained, QoS 1
+<prefix>/<region>/queue/<skill>/stats             retained, QoS 1, at most once a second
+<prefix>/<region>/controller/task                 QoS 1 (a supervised task restarted)
+<prefix>/<region>/workorder/<dept>/<id>           QoS 1, resent until acknowledged
+<prefix>/<region>/workorder/<dept>/<id>/reply     QoS 1, the hotline's answer to an ack/status
+<prefix>/<region>/escalation/<dept>/<id>          QoS 1, retained; unacknowledged too long
+<prefix>/<region>/department/<dept>/ack           QoS 1, written by the department
+<prefix>/<region>/department/<dept>/status        QoS 1, written by the department
+```
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+QOS_EVENT = 0
+QOS_STATE = 1
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]")
+
+
+def level(value: str) -> str:
+    """One topic level: anything but letters, digits, ``_ . -`` becomes ``_`` (no ``/+#``)."""
+    cleaned = _UNSAFE.sub("_", value)
+    return cleaned or "_"
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Every topic of one deployment: ``Topics("hotline", "sichuan")``."""
+
+    prefix: str
+    region: str
+
+    @property
+    def root(self) -> str:
+        return f"{self.prefix}/{level(self.region)}"
+
+    @property
+    def status(self) -> str:
+        return f"{self.root}/status"
+
+    def call(self, call_id: str, event: str) -> str:
+        return f"{self.root}/call/{level(call_id)}/{level(event)}"
+
+    @property
+    def calls(self) -> str:
+        """Subscription filter for every call event."""
+        return f"{self.root}/call/+/+"
+
+    def agent_state(self, agent_id: str) -> str:
+        return f"{self.root}/agent/{level(agent_id)}/state"
+
+    def queue_stats(self, skill: str) -> str:
+        return f"{self.root}/queue/{level(skill)}/stats"
+
+    @property
+    def task(self) -> str:
+        return f"{self.root}/controller/task"
+
+    def workorder(self, department: str, order_id: str) -> str:
+        return f"{self.root}/workorder/{level(department)}/{level(order_id)}"
+
+    def workorders(self, department: str) -> str:
+        """Subscription filter: a department's orders and the replies to it."""
+        return f"{self.root}/workorder/{level(department)}/#"
+
+    def reply(self, department: str, order_id: str) -> str:
+        return f"{self.workorder(department, order_id)}/reply"
+
+    def escalation(self, department: str, order_id: str) -> str:
+        return f"{self.root}/escalation/{level(department)}/{level(order_id)}"
+
+    def ack(self, department: str) -> str:
+        return f"{self.root}/department/{level(department)}/ack"
+
+    def department_status(self, department: str) -> str:
+        return f"{self.root}/department/{level(department)}/status"
+
+    @property
+    def department_inbox(self) -> str:
+        """Subscription filter: every department's acks and status updates (the hotline's)."""
+        return f"{self.root}/department/+/+"
+
+    def parse_department(self, topic: str) -> tuple[str, str] | None:
+        """``(department, "ack"|"status")`` for a department topic, else None."""
+        head = f"{self.root}/department/"
+        if not topic.startswith(head):
+            return None
+        parts = topic[len(head):].split("/")
+        if len(parts) != 2 or parts[1] not in ("ack", "status") or not parts[0]:
+            return None
+        return parts[0], parts[1]
+
+    def parse_workorder(self, topic: str) -> tuple[str, str, str] | None:
+        """``(department, order id, "order"|"reply")`` for a work-order topic, else None."""
+        head = f"{self.root}/workorder/"
+        if not topic.startswith(head):
+            return None
+        parts = topic[len(head):].split("/")
+        if len(parts) == 2:
+            return parts[0], parts[1], "order"
+        if len(parts) == 3 and parts[2] == "reply":
+            return parts[0], parts[1], "reply"
+        return None
