@@ -5,13 +5,16 @@ from __future__ import annotations
 import asyncio
 import shlex
 
+from ivr.core.decision_vars import DECISION_FIELDS, PACKED, unescape_fields
+
 
 async def agi_request(port: int, script: str, *, host: str = "127.0.0.1",
                       env: dict[str, str] | None = None, timeout_s: float = 5.0
                       ) -> dict[str, str]:
     """Send one FastAGI request like Asterisk does; answer every command ``200 result=1``.
 
-    Returns the channel variables the controller set (``SET VARIABLE``), in order.
+    Returns the channel variables the controller set (``SET VARIABLE``), in order, with
+    ``HOTLINE_DECISION`` unpacked the way the dialplan's ``ARRAY()`` does.
     """
     variables: dict[str, str] = {}
     reader, writer = await asyncio.open_connection(host, port)
@@ -31,4 +34,6 @@ async def agi_request(port: int, script: str, *, host: str = "127.0.0.1",
                 await writer.drain()
     finally:
         writer.close()
+    if PACKED in variables:
+        variables.update(zip(DECISION_FIELDS, unescape_fields(variables[PACKED]), strict=True))
     return variables

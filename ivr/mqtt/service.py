@@ -29,6 +29,7 @@ from datetime import datetime
 from typing import Any
 
 import aiomqtt
+import paho.mqtt.client as mqtt
 
 from ivr.clock import Clock
 from ivr.config.engine import EngineConfig
@@ -47,6 +48,7 @@ from ivr.mqtt.exceptions import Rejected
 from ivr.mqtt.payloads import BadMessage, DepartmentStatus, dumps
 from ivr.mqtt.settings import MqttRules
 from ivr.mqtt.topics import QOS_EVENT, QOS_STATE, Topics
+from ivr.mqtt.wire import QuietWriter
 from ivr.workorders.model import IllegalWorkOrderTransition, WorkOrderNotFound, WorkOrderStatus
 from ivr.workorders.store import SqliteWorkOrderStore, WrongDepartment
 
@@ -54,6 +56,7 @@ log = logging.getLogger(__name__)
 
 CONTEXT_MAX = 4096  # calls whose context (line, mode, phase, …) the publisher keeps
 PUBLISH_TIMEOUT_S = 10.0
+BATCH_MAX = 64  # events published before the pump yields to the event loop
 _TERMINAL_STEPS = {"answered": "answered", "queue_result": None, "fallback": "fallback",
                    "hangup": "abandoned"}
 _STATUS_OF = {DepartmentStatus.ACCEPTED: WorkOrderStatus.ACCEPTED,
@@ -189,20 +192,63 @@ class MqttService:
     # --- events -------------------------------------------------------------------------
 
     async def _pump(self, client: aiomqtt.Client) -> None:
+        """Publish the queue's events as they come, a burst at a time.
+
+        Every call event waiting when the pump wakes (up to ``BATCH_MAX``) is built and
+        then written in one go, QoS 0, without awaiting (:class:`QuietWriter`); an agent
+        state, a task restart (QoS 1) is awaited as before, after the call events queued
+        ahead of it. Should the socket stall (a slow broker), the next burst first awaits
+        one message, i.e. until paho's backlog is written: paho never holds more than about
+        a burst, and the backlog stays in the bounded, drop-oldest stream queue. After a
+        full burst the pump lets the loop run before the next.
+        """
+        writer = QuietWriter(client)
+        queue = self.queue
+        last: mqtt.MQTTMessageInfo | None = None  # the last call event handed to paho
+        burst: list[tuple[str, bytes]] = []
         while True:
-            event = await self.queue.get()
-            await self.publish_event(client, event)
+            event = await queue.get()
+            for _ in range(BATCH_MAX):
+                if isinstance(event, CallEvent):
+                    context = self._context.get(event.call_id)
+                    if context is None:
+                        context = await self._context_for(event)
+                    else:
+                        self._context.move_to_end(event.call_id)
+                    burst.append(self._call_message(event, context))
+                else:
+                    if burst:
+                        last = await self._write(client, writer, burst, last)
+                        burst = []
+                    await self.publish_event(client, event)
+                if not len(queue):
+                    break
+                event = await queue.get()  # there is one: no wait
+            if burst:
+                last = await self._write(client, writer, burst, last)
+                burst = []
+            if len(queue):
+                await asyncio.sleep(0)
+
+    async def _write(self, client: aiomqtt.Client, writer: QuietWriter,
+                     burst: list[tuple[str, bytes]],
+                     last: mqtt.MQTTMessageInfo | None) -> mqtt.MQTTMessageInfo | None:
+        """Publish a burst of call events (QoS 0); the last one handed to paho."""
+        if last is not None and not last.is_published():
+            # the previous burst is not written yet: wait for it (paho writes in order)
+            topic, payload = burst[0]
+            await client.publish(topic, payload, qos=QOS_EVENT)
+            self.counters.published += 1
+            burst = burst[1:]
+        info = writer.publish(burst)
+        self.counters.published += len(burst)
+        return info
 
     async def publish_event(self, client: aiomqtt.Client, event: Event) -> None:
-        """Publish one stream event (a call step, an agent state, a task restart)."""
+        """Publish one stream event (a call step, an agent state, a task restart), awaited."""
         if isinstance(event, CallEvent):
-            context = await self._context_for(event)
-            payloads.update_context(context, event)
-            self._track_queue(event, context)
-            await client.publish(self.topics.call(event.call_id, event.step),
-                                 dumps(payloads.call_payload(event, context)), qos=QOS_EVENT)
-            if event.step == "hangup":
-                self._context.pop(event.call_id, None)
+            topic, payload = self._call_message(event, await self._context_for(event))
+            await client.publish(topic, payload, qos=QOS_EVENT)
         elif isinstance(event, AgentStateChanged):
             await client.publish(self.topics.agent_state(event.agent_id),
                                  dumps(payloads.agent_payload(event)), qos=QOS_STATE, retain=True)
@@ -215,6 +261,29 @@ class MqttService:
         else:
             return
         self.counters.published += 1
+
+    def _call_message(self, event: CallEvent, context: dict[str, Any]) -> tuple[str, bytes]:
+        """A call event's topic and payload, its call's ``context`` updated.
+
+        The context (kept per call, bounded) carries its fields already serialized
+        (``_json``, redone only on a step that may change them) and its topic prefix, so a
+        payload is one encode of the step's own data. A call's context outlives its
+        ``hangup``: a late step (a transfer's, after the caller hung up) is published from
+        it, not from a call-store read; the LRU bound (``CONTEXT_MAX``) forgets old calls.
+        """
+        step = event.step
+        if step in payloads.CONTEXT_STEPS:
+            payloads.update_context(context, event)
+            context["_json"] = payloads.context_json(context)
+        elif "_json" not in context:
+            context["_json"] = payloads.context_json(context)
+        if step == "queued" or "_queue_skill" in context:
+            self._track_queue(event, context)
+        prefix = context.get("_topic")
+        if prefix is None:
+            prefix = context["_topic"] = self.topics.call_prefix(event.call_id)
+        return (prefix + self.topics.step_level(step),
+                payloads.call_payload_json(event, context["_json"]))
 
     async def _context_for(self, event: CallEvent) -> dict[str, Any]:
         context = self._context.get(event.call_id)

@@ -18,11 +18,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 
 QOS_EVENT = 0
 QOS_STATE = 1
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]")
+
+
+@lru_cache(maxsize=256)
+def _step_level(step: str) -> str:
+    return level(step)
 
 
 def level(value: str) -> str:
@@ -38,7 +44,7 @@ class Topics:
     prefix: str
     region: str
 
-    @property
+    @cached_property
     def root(self) -> str:
         return f"{self.prefix}/{level(self.region)}"
 
@@ -47,7 +53,17 @@ class Topics:
         return f"{self.root}/status"
 
     def call(self, call_id: str, event: str) -> str:
-        return f"{self.root}/call/{level(call_id)}/{level(event)}"
+        return self.call_prefix(call_id) + self.step_level(event)
+
+    def call_prefix(self, call_id: str) -> str:
+        """``<root>/call/<call-id>/``: a call's topics but the last level (the publisher
+        keeps it per call)."""
+        return f"{self.root}/call/{level(call_id)}/"
+
+    @staticmethod
+    def step_level(step: str) -> str:
+        """A step's topic level (step names are few: remembered)."""
+        return _step_level(step)
 
     @property
     def calls(self) -> str:

@@ -51,3 +51,28 @@ async def test_a_refused_variable_is_named_and_stops_the_rest() -> None:
         await session.set_variables({"HOTLINE_QUEUE": "hl-tax", "HOTLINE_PROMPTS": "x",
                                      "HOTLINE_TARGET_KIND": "queue"})
     assert len(asterisk.written) == 2  # the kind, set last, never came: no decision
+
+
+def test_the_packed_decision_reads_back_like_the_dialplan_unpacks_it() -> None:
+    from ivr.core.decision_vars import DECISION_FIELDS, PACKED, packed, unescape_fields
+
+    values = {name: f"v{i}" for i, name in enumerate(DECISION_FIELDS)}
+    values |= {"HOTLINE_TAGS": "repeat_caller,classified:tax", "HOTLINE_PROMPTS": "a&b",
+               "HOTLINE_LISTEN_DIAL": "AudioSocket/127.0.0.1:9092/u-1/c(slin)",
+               "HOTLINE_DIAL": 'PJSIP/12366@subcenters', "HOTLINE_QUEUE_RULE": 'odd\\"[x]|y',
+               "HOTLINE_TARGET_KIND": "queue", "HOTLINE_EXTRA": "kept"}
+    out = packed(values)
+    assert list(out) == [PACKED, "HOTLINE_EXTRA", "HOTLINE_TARGET_KIND"]  # the kind last
+    assert dict(zip(DECISION_FIELDS, unescape_fields(out[PACKED]), strict=True)) == {
+        name: values[name] for name in DECISION_FIELDS}
+
+
+def test_the_dialplan_unpacks_exactly_the_packed_fields() -> None:
+    import re
+    from pathlib import Path
+
+    from ivr.core.decision_vars import DECISION_FIELDS
+
+    template = (Path(__file__).resolve().parents[2] / "dialplans" / "extensions.conf.tmpl").read_text()
+    (names,) = re.findall(r"Set\(ARRAY\(([^)]*)\)=\$\{HOTLINE_DECISION\}\)", template)
+    assert tuple(names.split(",")) == DECISION_FIELDS
