@@ -53,6 +53,17 @@ def per_second(stat: Path) -> list[dict[str, str]]:
     return list(csv.DictReader(stat.open(), delimiter=";")) if stat.exists() else []
 
 
+def unexpected_messages(work: Path) -> dict[str, int]:
+    """What SIPp's callers received instead of what they expected (from its error log)."""
+    counts: dict[str, int] = {}
+    for log in work.glob("*_errors.log"):
+        for line in log.read_text(errors="replace").splitlines():
+            if "received '" in line:
+                first = line.split("received '", 1)[1].split("\\r", 1)[0].split("'", 1)[0][:60]
+                counts[first] = counts.get(first, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: -kv[1])[:10])
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -68,13 +79,15 @@ def main() -> int:
     desk = subprocess.Popen(
         [sipp_binary(), "-sf", str(SCENARIOS / "agent_answer.xml"), "-i", "127.0.0.1",
          "-p", str(state.peer_ports["fallback-desk"]), "-mp", str(45000), "-m", str(calls),
-         "-d", "500", "-trace_stat", "-stf", "desk.csv", "-fd", "1", "-nostdin"],
+         "-d", str(HOLD_MS + 3000),  # the caller hangs up first, as a caller does
+         "-trace_stat", "-stf", "desk.csv", "-fd", "1", "-nostdin"],
         cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     caller = subprocess.Popen(
         [sipp_binary(), f"127.0.0.1:{state.sip_port}", "-sn", "uac", "-s", "12345",
          "-i", "127.0.0.1", "-p", "47200", "-mp", "49200", "-r", str(rate), "-m", str(calls),
          "-l", str(rate * 6), "-d", str(HOLD_MS), "-trace_stat", "-stf", "caller.csv", "-fd", "1",
-         "-recv_timeout", "8000", "-timeout", f"{args.duration_s + 120}s", "-nostdin"],
+         "-recv_timeout", "8000", "-timeout", f"{args.duration_s + 120}s", "-nostdin",
+         "-trace_err"],
         cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     started = time.monotonic()
     print(f"soak: {rate} calls/s for {args.duration_s} s ({calls} calls)", flush=True)
@@ -115,16 +128,25 @@ def main() -> int:
     offered = int(last.get("TotalCallCreated") or last.get("OutgoingCall(C)") or 0)
     answered = int(last.get("SuccessfulCall(C)") or 0)
     failed = int(last.get("FailedCall(C)") or 0)
+    # One statistics row a second. Failures from the Asterisk restart until SIPp's INVITE
+    # and BYE retransmissions give up (Timer B/F, 32 s) are the PBX's, not the engine's.
+    lo, hi = marks["asterisk_restart_start"] - 2, marks["asterisk_restart_end"] + 34
     pbx_down = 0
-    # one statistics row a second: failures in the Asterisk restart window (plus the hold and
-    # SIPp's receive timeout) are the PBX's, not the engine's
-    lo, hi = marks["asterisk_restart_start"], marks["asterisk_restart_end"] + 10
-    previous = 0
-    for index, row in enumerate(rows):
+    failures: list[dict[str, object]] = []
+    previous: dict[str, int] = {}
+    reasons = ("FailedUnexpectedMessage", "FailedTimeoutOnRecv", "FailedMaxUDPRetrans",
+               "FailedCallRejected", "FailedOutboundCongestion")
+    for second, row in enumerate(rows, 1):
         now_failed = int(row.get("FailedCall(C)") or 0)
-        if lo <= index + 1 <= hi + HOLD_MS / 1000:
-            pbx_down += now_failed - previous
-        previous = now_failed
+        delta = now_failed - previous.get("total", 0)
+        if delta:
+            why = {r: int(row.get(f"{r}(C)") or 0) - previous.get(r, 0) for r in reasons}
+            failures.append({"second": second, "failed": delta,
+                             "reasons": {k: v for k, v in why.items() if v}})
+            if lo <= second <= hi:
+                pbx_down += delta
+        previous = {"total": now_failed, **{r: int(row.get(f"{r}(C)") or 0) for r in reasons}}
+    why_lost = unexpected_messages(work)
     desk_rows = per_second(next(work.glob("desk*.csv"), work / "desk.csv"))
     at_fallback = int(desk_rows[-1].get("SuccessfulCall(C)") or 0) if desk_rows else 0
     routed = sum(1 for line in bench.controller.log_path.read_text(errors="replace").splitlines()
@@ -139,6 +161,8 @@ def main() -> int:
         "routed_by_controller": routed, "records_in_call_store": stored,
         "controller_rss_kib": {"start": rss_start, "end": rss_end},
         "work_orders_lost": 0, "work_orders_note": "the soak offers no transfers",
+        "failures_by_second": failures,
+        "unexpected_messages": why_lost,
     }
     print(json.dumps(result, indent=2))
     RESULTS.mkdir(exist_ok=True)

@@ -171,6 +171,8 @@ def up(settings: SandboxSettings | None = None, progress: Progress | None = None
         if install.kind == "chroot" and not procs.processes_rooted_at(install.root):
             runner.unmount_chroot(install.root)  # leftovers of a lost run (e.g. old recordings)
         made = runner.prepare(install, recordings, settings.run_dir)
+        store = runner.prepare_recording_store(install, recording_store(settings))
+        made = [*made, store] if store else made
         write_config_dir(runner.config_dir(install), rendered, gid=install.gid)
         state = _new_state(settings, install, secret, recordings, made)
         runner.rotate_logs(install, Path(state.log_path))
@@ -185,6 +187,17 @@ def up(settings: SandboxSettings | None = None, progress: Progress | None = None
         f"SIP udp {state.sip_host}:{state.sip_port}"
     )
     return state
+
+
+def recording_store(settings: SandboxSettings) -> str:
+    """The call-recording store of the configuration the sandbox renders (docs/quality.md)."""
+    from ivr.config.engine import load_engine_config
+    from ivr.config.errors import ConfigError
+
+    try:
+        return load_engine_config(settings.config_dir).rules.recording.store
+    except ConfigError as exc:
+        raise SandboxError(f"configuration in {settings.config_dir} is invalid:\n{exc}") from exc
 
 
 def _teardown(state: SandboxState) -> None:
@@ -235,6 +248,7 @@ def restart_asterisk(
     progress(f"Asterisk (pid {state.pid}) stopped")
     install = _install_from_state(state)
     runner.prepare(install, Path(state.recordings_dir), settings.run_dir)  # re-mounts what was lost
+    runner.prepare_recording_store(install, recording_store(settings))
     new_state = _launch(state, install, settings, progress)
     progress(f"Asterisk restarted in {time.monotonic() - t0:.1f} s")
     return new_state

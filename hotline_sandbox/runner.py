@@ -250,6 +250,28 @@ def kill_rooted_at(root: Path) -> list[int]:
     return killed
 
 
+def prepare_recording_store(install: AsteriskInstall, store: str) -> str | None:
+    """The call-recording store (routing_rules.yaml ``recording.store``), writable by Asterisk.
+
+    Ownership model: the directory belongs to the asterisk user (0700), which writes the
+    recordings (MixMonitor, one date directory per day) and reads nothing else there; the
+    controller runs as root here (or as the asterisk user in production) to finalise
+    (0600), expire and export them.  A chroot Asterisk sees it at the same absolute path,
+    bind-mounted read-write, so the path in the decision is the same for both.  Returns
+    the mount point made (chroot), else None.
+    """
+    host = Path(store)
+    _own(host, install.uid, install.gid, 0o700)
+    if install.kind != "chroot":
+        return None
+    point = install.host_path(store)
+    if point.resolve() == host.resolve():
+        return None
+    _own(point, install.uid, install.gid, 0o700)
+    mounts.bind(host, point)
+    return str(point)
+
+
 def unmount_chroot(root: Path) -> list[str]:
     """Unmount everything below the chroot *root*."""
     if root.resolve() == Path("/"):

@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("ivr.cli.commands", "add_check"),
     "config": ("ivr.cli.commands", "add_config"),
     "calls": ("ivr.cli.calls", "add_calls"),
+    "report": ("ivr.cli.report", "add_report"),
     "callbacks": ("ivr.cli.commands", "add_callbacks"),
     "workorder": ("ivr.cli.workorders", "add_workorder"),
     "transfer": ("ivr.cli.transfers", "add_transfer"),

@@ -12,6 +12,7 @@ from ivr.calls.feature import register as routing
 from ivr.core.features import Register
 from ivr.listening.feature import register as listening
 from ivr.mqtt.feature import register as mqtt
+from ivr.quality.feature import register as quality
 from ivr.transfers.feature import register as transfers
 from ivr.workorders.feature import register as workorders
 
@@ -23,4 +24,5 @@ FEATURES: tuple[Register, ...] = (
     transfers,
     mqtt,
     callbacks,
+    quality,
 )

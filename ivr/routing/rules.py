@@ -11,6 +11,7 @@ from pydantic import AfterValidator, Field
 from ivr.catalogue.model import Identifier, Number, ScheduleOverride
 from ivr.config.validate import StrictModel
 from ivr.mqtt.settings import MqttRules
+from ivr.quality.settings import RecordingRules
 from ivr.speech.rules import ClassificationRules
 from ivr.speech.settings import ListeningRules
 
@@ -188,3 +189,4 @@ class RoutingRules(StrictModel):
     listening: ListeningRules = ListeningRules()  # live pre-classification over AudioSocket
     records: Records = Records()
     mqtt: MqttRules = MqttRules()  # events and work orders over MQTT (docs/events.md)
+    recording: RecordingRules = RecordingRules()  # call recording, retention (docs/quality.md)
