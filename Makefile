@@ -47,6 +47,9 @@ bench: prompts
 	$(PY) bench/listening_bench.py
 	$(PY) bench/callstore_bench.py
 	$(PY) bench/mqtt_bench.py
+	$(PY) bench/load.py
+	$(PY) bench/load.py hold
+	$(PY) bench/soak.py
 
 clean: sandbox-down
 	rm -rf .venv recordings/generated .pytest_cache

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from ivr.ami.codec import AmiMessage
 from ivr.clock import Clock
 from ivr.core.events import StepRecorder
+
+LIVE_LIMIT = 50_000  # calls tracked at once; far above any centre's concurrent calls
 
 _USER_EVENTS = {
     "HotlinePromptsDone": "prompts_played",
@@ -27,7 +31,16 @@ class CallEventAdapter:
     def __init__(self, journal: StepRecorder, clock: Clock) -> None:
         self._journal = journal
         self._clock = clock
-        self._ours: set[str] = set()
+        self._ours: OrderedDict[str, None] = OrderedDict()  # live calls, oldest first
+
+    def adopt(self, channel_id: str) -> None:
+        """A hotline call (decided by routing, or named by a dialplan event): its dials and
+        hangup are recorded. Bounded: a call whose hangup was never seen (AMI down at the
+        time) is forgotten after :data:`LIVE_LIMIT` newer ones."""
+        self._ours[channel_id] = None
+        self._ours.move_to_end(channel_id)
+        while len(self._ours) > LIVE_LIMIT:
+            self._ours.popitem(last=False)
 
     def handle(self, event: AmiMessage) -> None:
         """Feed every AMI event; the ones about hotline calls are recorded."""
@@ -37,7 +50,7 @@ class CallEventAdapter:
             if step is None:
                 return
             call_id = event.get("CallId") or event.get("Uniqueid")
-            self._ours.add(event.get("Uniqueid"))
+            self.adopt(event.get("Uniqueid"))
             data = {k: v for k, v in (("prompts", event.get("Prompts")),
                                       ("kind", event.get("Kind")),
                                       ("dial", event.get("Dial")),
@@ -65,7 +78,7 @@ class CallEventAdapter:
                                  ring_s=_seconds(event.get("RingTime")))
         elif name == "Hangup" and event.get("Uniqueid") in self._ours:
             uniqueid = event.get("Uniqueid")
-            self._ours.discard(uniqueid)
+            self._ours.pop(uniqueid, None)
             self._journal.append(uniqueid, "hangup", self._clock.now(),
                                  cause=event.get("Cause"), cause_txt=event.get("Cause-txt"))
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from ivr.calls.events import CallEventAdapter
 from ivr.calls.service import ListenPlanner as RoutePlanner
 from ivr.calls.service import RoutingService
+from ivr.core.events import CallDecided
 from ivr.core.features import AmiSubscription, Core, Feature
 from ivr.routing.decision import CallFacts, Decision
 
@@ -37,6 +38,9 @@ def register(core: Core) -> Feature:
     routing = RoutingService(core.current, core.clock, core.steps, core.prompts.sound_name,
                              listen=extras)
     events = CallEventAdapter(core.steps, core.clock)
+    # every routed call's hangup is recorded, even one that ends before any dialplan event
+    core.stream.subscribe("routing-live-calls", lambda e: events.adopt(e.call_id),  # type: ignore[attr-defined]
+                          (CallDecided,))
     return Feature(
         name="routing",
         agi_scripts={"route": routing.handle},

@@ -125,3 +125,24 @@ async def test_the_call_store_keeps_what_the_stream_carries(tmp_path: Path) -> N
     assert record is not None
     assert [s["step"] for s in record.steps] == ["decided", "answered"]
     assert record.steps[0]["number"] == "12366"
+
+
+async def test_a_routed_call_that_ends_before_any_dialplan_event_still_gets_its_hangup(
+        tmp_path: Path) -> None:
+    from ivr.calls.feature import register
+    from ivr.config.engine import load_engine_config
+    from testkit.core import make_core
+
+    config = load_engine_config(Path(__file__).resolve().parents[2])
+    async with CallStore(tmp_path / "calls.db") as store:
+        core = make_core(lambda: config, store, Clock(), tmp_path)
+        feature = register(core)
+        core.steps.append("1700000000.9", "decided", T0, number="12345")
+        (subscription,) = feature.ami
+        assert subscription.inline is not None
+        subscription.inline(ami(Event="Hangup", Uniqueid="1700000000.9", Cause="16"))
+        subscription.inline(ami(Event="Hangup", Uniqueid="1700000000.8", Cause="16"))  # not ours
+        record = await store.get("1700000000.9")
+        other = await store.get("1700000000.8")
+    assert record is not None and [s["step"] for s in record.steps] == ["decided", "hangup"]
+    assert other is None
