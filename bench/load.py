@@ -223,10 +223,9 @@ def hold(args: argparse.Namespace) -> int:
            "HOTLINE_AMI_HOST": bench.state.ami_host, "HOTLINE_AMI_PORT": str(bench.state.ami_port),
            "HOTLINE_AMI_USER": bench.state.ami_user, "HOTLINE_AMI_SECRET": bench.state.ami_secret}
     hotline = [sys.executable, "-m", "ivr.cli.main"]
-    subprocess.run([*hotline, "agent", "login", *agents, "--config",
-                    str(bench.controller.config_dir)], env=env, check=True,
-                   stdout=subprocess.DEVNULL)
     try:
+        subprocess.run([*hotline, "agent", "--config", str(bench.controller.config_dir), "login",
+                        *agents], env=env, check=True, stdout=subprocess.DEVNULL)
         for count in counts:
             hold_ms = args.hold_s * 1000
             phones = []
@@ -256,8 +255,8 @@ def hold(args: argparse.Namespace) -> int:
             best = count
             time.sleep(5)
     finally:
-        subprocess.run([*hotline, "agent", "logout", "--all", "--config",
-                        str(bench.controller.config_dir)], env=env, check=False,
+        subprocess.run([*hotline, "agent", "--config", str(bench.controller.config_dir),
+                        "logout", "--all"], env=env, check=False,
                        stdout=subprocess.DEVNULL)
         bench.close()
     result = {"hold_s": args.hold_s, "largest_held": best, "steps": rows}
