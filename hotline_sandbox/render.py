@@ -50,6 +50,7 @@ def placeholder_values(
         "KEPT_SEATS_PORT": str(settings.kept_seats_port),
         "EMERGENCY_PORT": str(settings.emergency_port),
         "EMERGENCY_BACKUP_PORT": str(settings.emergency_backup_port),
+        "SUPERVISOR_1101_PORT": str(settings.supervisor_1101_port),
         "AST_ETC_DIR": paths.etc_dir,
         "AST_MOD_DIR": paths.mod_dir,
         "AST_VARLIB_DIR": paths.varlib_dir,
@@ -89,7 +90,21 @@ def acd_config_values(settings: SandboxSettings) -> dict[str, str]:
         "HOTLINE_QUEUES": render_queues(config.catalogue, config.roster, acd, sound),
         "HOTLINE_QUEUE_RULES": render_queue_rules(acd),
         "HOLD_SOUND": library.sound_name(config.rules.transfers.hold_prompt),
+        "RECORDING_STORE": config.rules.recording.store,
     }
+
+
+#: The supervisor's phone (issue 15, docs/quality.md), appended to the rendered pjsip.conf.
+SUPERVISOR_ENDPOINTS = """
+; ------------------------------------------- supervisor phone (SIPp uas), hotline_sandbox
+[supervisor-1101](peer-endpoint)
+context = supervisors
+aors = supervisor-1101
+callerid = "Supervisor 1101" <1101>
+
+[supervisor-1101](peer-aor)
+contact = sip:supervisor-1101@127.0.0.1:${SUPERVISOR_1101_PORT}
+"""
 
 
 def render_text(template: str, values: Mapping[str, str]) -> str:
@@ -110,6 +125,8 @@ def render_templates(templates_dir: Path, values: Mapping[str, str]) -> dict[str
     for path in template_names(templates_dir):
         name = path.name.removesuffix(TEMPLATE_SUFFIX)
         rendered[name] = render_text(path.read_text(encoding="utf-8"), values)
+        if name == "pjsip.conf" and "[supervisor-1101]" not in rendered[name]:
+            rendered[name] += render_text(SUPERVISOR_ENDPOINTS, values)
     if not rendered:
         raise SandboxError(f"no {TEMPLATE_SUFFIX} files in {templates_dir}")
     return rendered

@@ -38,6 +38,7 @@ PEER_PORT_FIELDS: Mapping[str, str] = {
     "kept-seats": "kept_seats_port",
     "emergency": "emergency_port",
     "emergency-backup": "emergency_backup_port",
+    "supervisor-1101": "supervisor_1101_port",
 }
 
 #: Number of agent phones (``agent-1001`` ... ``agent-1008``).
@@ -119,8 +120,9 @@ class SandboxSettings:
     kept_seats_port: int = 5192
     emergency_port: int = 5193
     emergency_backup_port: int = 5194
+    supervisor_1101_port: int = 5195  # a supervisor's phone (docs/quality.md)
     rtp_start: int = 10000
-    rtp_end: int = 10999
+    rtp_end: int = 14999  # 2,500 media streams (10999 capped bench/load.py hold at ~500 calls)
     boot_timeout: float = 30.0
 
     @classmethod

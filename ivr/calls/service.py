@@ -110,7 +110,7 @@ class RoutingService:
             target_kind=decision.target.kind.value, skill=decision.target.skill,
             queue=decision.target.queue, dial=decision.target.dial,
             priority=decision.target.priority, tags=decision.tags,
-            listening=bool(listen), speech_id=listen.get("HOTLINE_SPEECH_ID"),
+            listening=listen.get("HOTLINE_LISTEN") == "1", speech_id=listen.get("HOTLINE_SPEECH_ID"),
         )
         log.info("call %s from %s to %s: %s/%s prompts=%s -> %s %s", call_id,
                  mask_number(caller) if caller else "-", number, decision.line.mode.value,

@@ -34,6 +34,8 @@ def add_report(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                         metavar="DATE", help="first day (YYYY-MM-DD, Beijing time) or ISO 8601 time")
     parser.add_argument("--to", dest="until", required=True, type=lambda t: _bound(t, end=True),
                         metavar="DATE", help="last day, included (or an ISO 8601 end, excluded)")
+    parser.add_argument("--region", metavar="R",
+                        help="only calls routed for this region (the decision's region)")
     parser.add_argument("--by", choices=("hour", "day", "skill", "line", "agent"),
                         help="one column per group as well as the total")
     parser.add_argument("--format", choices=FORMATS, default="text")
@@ -56,8 +58,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     path = Path(args.db) if args.db else RunDir.from_env().calls_db
     if args.db and not path.is_file():
         raise CliError(f"no call store at {path}")
-    report = build_report(period_facts(path, args.since, args.until), args.since, args.until,
-                          by=args.by, target_s=args.target_s)
+    calls = period_facts(path, args.since, args.until)
+    if args.region:
+        calls = (c for c in calls if c.region == args.region)
+    report = build_report(calls, args.since, args.until, by=args.by, target_s=args.target_s)
     if args.format == "html":
         from ivr.reports.html import render_html
 

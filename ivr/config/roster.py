@@ -29,11 +29,58 @@ class Agent(StrictModel):
         return self
 
 
+class Supervisor(StrictModel):
+    """A supervisor (班长/质检): a phone, and whom they may monitor (listen, whisper, barge):
+    every agent with one of ``skills``, and the agents listed in ``agents``."""
+
+    id: AgentId
+    name: str
+    interface: Interface = Field(description="the phone, e.g. PJSIP/supervisor-1101")
+    skills: list[Identifier] = []
+    agents: list[AgentId] = []
+
+    @model_validator(mode="after")
+    def _supervises_someone(self) -> Supervisor:
+        if not self.skills and not self.agents:
+            raise ValueError("a supervisor needs skills or agents to supervise")
+        return self
+
+    def may_supervise(self, agent: Agent) -> bool:
+        """Whether this supervisor may monitor ``agent``."""
+        return agent.id in self.agents or any(skill in agent.skills for skill in self.skills)
+
+
 class Roster(StrictModel):
     """The whole ``agents.yaml``."""
 
     version: int = Field(ge=1, le=1)
     agents: list[Agent]
+    supervisors: list[Supervisor] = []  # optional: who may monitor whom (docs/quality.md)
+
+    @model_validator(mode="after")
+    def _supervisors_known(self) -> Roster:
+        agent_ids = {a.id for a in self.agents}
+        phones = {a.interface.lower() for a in self.agents}
+        seen: set[str] = set()
+        for sup in self.supervisors:
+            if sup.id in agent_ids or sup.id in seen:
+                raise ValueError(f"supervisor id {sup.id!r} is already used")
+            if sup.interface.lower() in phones:
+                raise ValueError(f"supervisor {sup.id}'s phone {sup.interface} is an agent's phone")
+            unknown = [a for a in sup.agents if a not in agent_ids]
+            if unknown:
+                raise ValueError(f"supervisor {sup.id} names unknown agents: {', '.join(unknown)}")
+            seen.add(sup.id)
+        return self
+
+    def supervisor_by_id(self, supervisor_id: str) -> Supervisor | None:
+        """The supervisor with this id."""
+        return next((s for s in self.supervisors if s.id == supervisor_id), None)
+
+    def supervisor_by_interface(self, interface: str) -> Supervisor | None:
+        """The supervisor whose phone is ``interface``."""
+        wanted = interface.lower()
+        return next((s for s in self.supervisors if s.interface.lower() == wanted), None)
 
     def by_interface(self, interface: str) -> Agent | None:
         """The agent whose phone is ``interface`` (case-insensitive channel tech)."""

@@ -11,9 +11,11 @@ from ivr.callbacks.feature import register as callbacks
 from ivr.calls.feature import register as routing
 from ivr.core.features import Register
 from ivr.listening.feature import register as listening
+from ivr.metrics.feature import register as metrics
 from ivr.mqtt.feature import register as mqtt
 from ivr.quality.feature import register as quality
 from ivr.transfers.feature import register as transfers
+from ivr.web.feature import register as web
 from ivr.workorders.feature import register as workorders
 
 FEATURES: tuple[Register, ...] = (
@@ -25,4 +27,6 @@ FEATURES: tuple[Register, ...] = (
     mqtt,
     callbacks,
     quality,
+    metrics,
+    web,
 )

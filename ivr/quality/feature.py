@@ -7,10 +7,11 @@ import logging
 
 from ivr.calls.feature import RouteExtras
 from ivr.core.events import CallEvent, Event
-from ivr.core.features import Core, Feature
+from ivr.core.features import AmiSubscription, Core, Feature
 from ivr.core.supervisor import TaskSpec
 from ivr.quality.recording import AuditRecorded, RecordingService
 from ivr.quality.store import DB_NAME, QualityStore
+from ivr.quality.supervision import SupervisionService
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,8 @@ def register(core: Core) -> Feature:
     core.provide(RecordingService, service)
     core.provide(QualityStore, store)
     core.need(RouteExtras).add("recording", service.plan)
+    supervision = SupervisionService(core.current, core.clock, core.ami, store)
+    core.provide(SupervisionService, supervision)
 
     def on_event(event: Event) -> None:
         if isinstance(event, CallEvent):
@@ -58,6 +61,9 @@ def register(core: Core) -> Feature:
 
     return Feature(
         name="quality",
+        agi_scripts={"supervise": supervision.handle_agi},
+        ami=(AmiSubscription(frozenset({"Hangup"}), queued=supervision.on_hangup),),
+        control_ops={op: supervision.handle for op in SupervisionService.OPERATIONS},
         tasks=(TaskSpec("recording-disk", disk_guard),
                TaskSpec("recording-retention", retention),
                TaskSpec("audit-publisher", audit_publisher)),

@@ -144,7 +144,7 @@ class RecordingService:
                   if decision.region in rules.disclosure.regions else "")
         if reason is not None:
             if reason != "disabled":
-                self._steps.append(call_id, "recording_skipped", self._clock.now(), reason=reason)
+                self._after_decided(call_id, "recording_skipped", reason=reason)
             return {"HOTLINE_REC": "0", "HOTLINE_REC_PROMPT": ""}
         base = file_base(rules, call_id)
         self._calls[call_id] = _Call(
@@ -155,6 +155,15 @@ class RecordingService:
             self._calls.pop(next(iter(self._calls)))
         return {"HOTLINE_REC": "1", "HOTLINE_REC_FILE": base,
                 "HOTLINE_REC_FORMAT": rules.format.value, "HOTLINE_REC_PROMPT": prompt}
+
+    def _after_decided(self, call_id: str, step: str, **data: Any) -> None:
+        """A step of the call after its ``decided`` step (written just after the planner)."""
+        now = self._clock.now()
+        try:
+            asyncio.get_running_loop().call_soon(
+                lambda: self._steps.append(call_id, step, now, **data))
+        except RuntimeError:  # no loop (tests, dry runs)
+            self._steps.append(call_id, step, now, **data)
 
     def _skip_reason(self, rules: RecordingRules, decision: Decision) -> str | None:
         if not rules.enabled:
@@ -191,6 +200,10 @@ class RecordingService:
             if dest.startswith("AudioSocket/"):
                 return  # the listening leg, not a person
             party = party_name(dest)
+            agent = self._config().roster.by_interface(party)
+            if agent is not None:  # the queue's dial to an agent's phone
+                party = f"agent:{agent.id}"
+                call.agent = agent.id
         elif step == "transfer_answered":
             party = f"transfer:{data.get('target')}"
         if party is None:
@@ -220,8 +233,11 @@ class RecordingService:
             if size is None:
                 continue
             seconds = audio_seconds(size, call.fmt)
-            if kind == "conversation" and call.started_at is None and seconds < 0.1:
-                await asyncio.to_thread(_unlink, path)  # nobody answered: nothing recorded
+            if seconds < 0.1:  # nobody answered, or no audio came: nothing to keep
+                await asyncio.to_thread(_unlink, path)
+                if call.started_at is not None:
+                    self._steps.append(call_id, "recording_empty", self._clock.now(),
+                                       kind=kind, parties=list(call.parties))
                 continue
             await asyncio.to_thread(_private, path)
             rec = Recording(
@@ -247,18 +263,16 @@ class RecordingService:
             return []
         keep = {"conversation": rules.retention.conversations * 86400,
                 "listening": rules.retention.listening * 86400}
-        youngest = min(keep.values())
         done: list[AuditEntry] = []
         for day in sorted(store.iterdir()):
-            if not day.is_dir() or day.is_symlink():
+            if not day.is_dir() or day.is_symlink() or day.name == "bench":
                 continue
-            if _day_is_recent(day.name, now_s, youngest):
-                continue
-            for path in sorted(day.iterdir()):
-                if not path.is_file() or path.is_symlink():
-                    continue
+            with os.scandir(day) as entries:  # one stat per file, cached by the entry
+                files = [(Path(e.path), e.stat(follow_symlinks=False).st_mtime)
+                         for e in entries if e.is_file(follow_symlinks=False)]
+            for path, mtime in sorted(files):
                 kind = kind_of(path)
-                age = now_s - path.stat().st_mtime
+                age = now_s - mtime
                 if age <= keep[kind]:
                     continue
                 done.append(self._delete(path, kind, age))
@@ -304,16 +318,6 @@ def mask_caller(value: str | None) -> str | None:
     return mask_number(value) if value else value
 
 
-def _day_is_recent(name: str, now_s: float, keep_s: int) -> bool:
-    """A ``YYYYMMDD`` directory whose newest possible file is younger than ``keep_s``."""
-    try:
-        day = datetime.strptime(name, "%Y%m%d").replace(tzinfo=LOCAL_TZ)
-    except ValueError:
-        return False
-    end_of_day = day.timestamp() + 2 * 86400  # a call may last past midnight
-    return now_s - end_of_day < keep_s and now_s - day.timestamp() < keep_s
-
-
 class _quiet:
     def __enter__(self) -> None:
         return None
@@ -326,14 +330,16 @@ async def _settled_size(path: Path, timeout_s: float = 5.0) -> int | None:
     """The file's size once it stops growing (MixMonitor closes it just after the hangup);
     None when there is no file."""
     deadline = time.monotonic() + timeout_s
-    last: int | None = None
+    last: int | None = -1
+    missing = False
     while True:
         try:
             size = (await asyncio.to_thread(path.stat)).st_size
         except FileNotFoundError:
             size = None
-        if size is not None and size == last:
+        if size == last and (size is not None or missing):
             return size
+        missing = size is None
         if time.monotonic() >= deadline:
             return size
         last = size

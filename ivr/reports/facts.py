@@ -39,6 +39,7 @@ class CallFacts:
     start: datetime
     offered: bool = False
     number: str | None = None
+    region: str | None = None
     mode: str | None = None
     phase: str | None = None
     line_name: str | None = None
@@ -164,6 +165,7 @@ def facts_of(call_id: str, steps: Sequence[Mapping[str, Any]]) -> CallFacts | No
         start=_at(steps[0]),
         offered=bool(decided),
         number=decided.get("number"),
+        region=decided.get("region"),
         mode=decided.get("mode"),
         phase=decided.get("phase"),
         line_name=decided.get("line_name"),

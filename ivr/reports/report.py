@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, tzinfo
@@ -123,16 +124,25 @@ def show(name: str, kpis: Kpis) -> str:
     return str(value)
 
 
+def _width(text: str) -> int:
+    """Terminal columns: CJK characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)
+
+
+def _left(text: str, width: int) -> str:
+    return text + " " * max(0, width - _width(text))
+
+
 def render_text(report: Report) -> str:
     """A plain-text report for a terminal."""
     out = [f"12345 report {report.since.isoformat()} – {report.until.isoformat()}", ""]
     columns = [("total", report.total), *report.groups.items()]
-    width = max(len(label) for _, label in ROWS) + 2
+    width = max(_width(label) for _, label in ROWS) + 2
     col = max(10, *(len(name) + 2 for name, _ in columns))
     out.append(" " * width + "".join(f"{name:>{col}}" for name, _ in columns))
     for field_name, label in ROWS:
-        out.append(f"{label:<{width}}" + "".join(f"{show(field_name, k):>{col}}"
-                                                  for _, k in columns))
+        out.append(_left(label, width) + "".join(f"{show(field_name, k):>{col}}"
+                                                 for _, k in columns))
     for name, k in columns:
         if k.transfers:
             out.append(f"transfers ({name}): " + ", ".join(f"{o} {n}" for o, n in k.transfers.items()))

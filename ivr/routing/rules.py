@@ -10,10 +10,12 @@ from pydantic import AfterValidator, Field
 
 from ivr.catalogue.model import Identifier, Number, ScheduleOverride
 from ivr.config.validate import StrictModel
+from ivr.metrics.settings import MetricsRules
 from ivr.mqtt.settings import MqttRules
 from ivr.quality.settings import RecordingRules
 from ivr.speech.rules import ClassificationRules
 from ivr.speech.settings import ListeningRules
+from ivr.web.settings import WebRules
 
 _DIAL_TARGET = re.compile(r"[A-Za-z][A-Za-z0-9]{0,15}/[A-Za-z0-9_.@:+*#/-]{1,128}")
 
@@ -189,4 +191,6 @@ class RoutingRules(StrictModel):
     listening: ListeningRules = ListeningRules()  # live pre-classification over AudioSocket
     records: Records = Records()
     mqtt: MqttRules = MqttRules()  # events and work orders over MQTT (docs/events.md)
+    metrics: MetricsRules = MetricsRules()  # Prometheus /metrics (docs/operations.md)
+    web: WebRules = WebRules()  # wallboard and agent desk (docs/operations.md)
     recording: RecordingRules = RecordingRules()  # call recording, retention (docs/quality.md)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -30,7 +31,8 @@ def test_without_a_cjk_font_the_plots_still_render() -> None:
 
 
 def test_bootstrap_installs_the_cjk_font_matplotlib_finds() -> None:
-    assert "fonts-wqy-microhei" in open("tools/bootstrap", encoding="utf-8").read()
+    bootstrap = Path(__file__).resolve().parents[2] / "tools" / "bootstrap"
+    assert "fonts-wqy-microhei" in bootstrap.read_text(encoding="utf-8")
     if not any(os.path.isfile(p) for p in CJK_FONT_FILES):
         if os.environ.get("CI") == "true":
             pytest.fail("no CJK font installed (tools/bootstrap installs fonts-wqy-microhei)")

@@ -250,6 +250,12 @@ def test_report_from_a_call_store_through_the_cli(tmp_path: Path,
                  "--format", "html", "-o", str(out)]) == 0
     page = out.read_text(encoding="utf-8")
     assert page.count("data:image/png;base64,") == 4 and "原热线号码话务" in page
+    assert main(["report", "--from", "2024-03-01", "--to", "2024-03-02", "--db", str(db),
+                 "--region", "anhui", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["total"]["offered"] == 0  # all are sichuan's
+    assert main(["report", "--from", "2024-03-01", "--to", "2024-03-02", "--db", str(db),
+                 "--region", "sichuan", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["total"]["offered"] == 12
     assert main(["report", "--from", "2024-03-02", "--to", "2024-03-01", "--db", str(db)]) == 2
     assert main(["report", "--from", "2024-03-01", "--to", "2024-03-02",
                  "--db", str(tmp_path / "missing.db")]) == 1

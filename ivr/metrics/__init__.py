@@ -1,0 +1,1 @@
+"""Prometheus metrics of the engine, served on a loopback port (docs/operations.md)."""
