@@ -116,10 +116,12 @@ class Bench:
     def __init__(self, work: Path) -> None:
         self.work = work
         self.state = api.up()
-        # Listening off (no Mandarin model here) and MQTT off (its cost: bench/mqtt_bench.py).
+        # Listening off (no Mandarin model here), MQTT and recording off (their costs:
+        # bench/mqtt_bench.py, bench/recording_bench.py): the static path does neither.
         config = edited_config(REPO, work / "config", (
             ("  enabled: true\n  lines: [main, unknown]", "  enabled: false\n  lines: [main, unknown]"),
-            ("mqtt:\n  enabled: true", "mqtt:\n  enabled: false")))
+            ("mqtt:\n  enabled: true", "mqtt:\n  enabled: false"),
+            ("recording:\n  enabled: true", "recording:\n  enabled: false")))
         self.controller = ControllerProcess(config, work / "run", work / "controller.log",
                                             extra_env={
                                                 "HOTLINE_AMI_HOST": self.state.ami_host,
