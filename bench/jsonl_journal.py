@@ -11,42 +11,11 @@ import json
 import os
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-
-@dataclass
-class CallRecord:
-    """Every step recorded for one call, oldest first."""
-
-    call_id: str
-    steps: list[dict[str, Any]] = field(default_factory=list)
-
-    def first(self, step: str) -> dict[str, Any] | None:
-        """The first step of a kind, if any."""
-        return next((s for s in self.steps if s["step"] == step), None)
-
-    @property
-    def summary(self) -> dict[str, Any]:
-        """The call in one line: number, mode, phase, prompts, target, outcome."""
-        decided = self.first("decided") or {}
-        hangup = self.first("hangup") or {}
-        results = [s for s in self.steps if s["step"] == "dial_result"]
-        return {
-            "call_id": self.call_id,
-            "at": self.steps[0]["at"] if self.steps else None,
-            "number": decided.get("number"),
-            "caller": decided.get("caller"),
-            "mode": decided.get("mode"),
-            "phase": decided.get("phase"),
-            "prompts": decided.get("prompts"),
-            "target": decided.get("target_kind"),
-            "fallback": self.first("fallback") is not None,
-            "dial_status": results[-1].get("status") if results else None,
-            "hangup_cause": hangup.get("cause"),
-        }
+from ivr.core.callstore import CallRecord
 
 
 class CallJournal:

@@ -9,11 +9,9 @@ an order and print the hotline's answer.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import sys
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -96,39 +94,28 @@ def _out(args: argparse.Namespace, obj: dict[str, Any], text: str) -> None:
 
 
 def _listen(args: argparse.Namespace) -> int:
+    from ivr.mqtt.client import run_client
+
     config, topics, password = _setup(args)
-    try:
-        return asyncio.run(_listen_async(args, config, topics, password))
-    except Exception as exc:
-        if type(exc).__module__.startswith("aiomqtt"):
-            raise CliError(f"MQTT: {exc}") from None
-        raise
+    return run_client(_listen_async(args, config, topics, password))
 
 
 async def _listen_async(args: argparse.Namespace, config: EngineConfig, topics: Topics,
                         password: str) -> int:
-    from ivr.mqtt.client import client_for
+    from ivr.mqtt.client import client_for, messages_until
 
     seen: set[str] = set()
     if args.state is not None and args.state.exists():
         seen = set(args.state.read_text(encoding="utf-8").split())
     rules = config.rules.mqtt
     new = 0
-    deadline = None if args.timeout is None else time.monotonic() + args.timeout
     client = client_for(rules, args.department, password, identifier=f"dept-{args.department}",
                         clean_session=False)
     async with client:
         await client.subscribe(topics.workorders(args.department), qos=1)
         _out(args, {"type": "listening", "department": args.department},
              f"listening for {args.department} work orders on {topics.workorders(args.department)}")
-        while args.count is None or new < args.count:
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                break
-            try:
-                message = await asyncio.wait_for(anext(aiter(client.messages)), left)
-            except TimeoutError:
-                break
+        async for message in messages_until(client, args.timeout):
             parsed = topics.parse_workorder(str(message.topic))
             if parsed is None:
                 continue
@@ -147,6 +134,8 @@ async def _listen_async(args: argparse.Namespace, config: EngineConfig, topics: 
                 _out(args, {"type": "workorder", **body}, _line(body))
             if not args.no_ack:  # a repeat is acknowledged again (the first ack may be lost)
                 await _ack(client, topics, args.department, order_id, args.by)
+            if args.count is not None and new >= args.count:
+                break
     return 0
 
 
@@ -166,13 +155,10 @@ def _line(body: dict[str, Any]) -> str:
 def _update(args: argparse.Namespace) -> int:
     if args.status == "returned" and not args.reason:
         raise CliError("return needs --reason", status=2)
+    from ivr.mqtt.client import run_client
+
     config, topics, password = _setup(args)
-    try:
-        reply = asyncio.run(_update_async(args, config, topics, password))
-    except Exception as exc:
-        if type(exc).__module__.startswith("aiomqtt"):
-            raise CliError(f"MQTT: {exc}") from None
-        raise
+    reply = run_client(_update_async(args, config, topics, password))
     if reply is None:
         raise CliError(f"no answer from the hotline within {args.timeout:g} s (is the controller "
                        "running? is the id right?)")
@@ -184,7 +170,7 @@ def _update(args: argparse.Namespace) -> int:
 
 async def _update_async(args: argparse.Namespace, config: EngineConfig, topics: Topics,
                         password: str) -> dict[str, Any] | None:
-    from ivr.mqtt.client import client_for
+    from ivr.mqtt.client import client_for, messages_until
 
     async with client_for(config.rules.mqtt, args.department, password) as client:
         await client.subscribe(topics.reply(args.department, args.order_id), qos=1)
@@ -192,12 +178,7 @@ async def _update_async(args: argparse.Namespace, config: EngineConfig, topics: 
                    "reason": args.reason}
         await client.publish(topics.department_status(args.department),
                              json.dumps(payload, ensure_ascii=False), qos=1)
-        deadline = time.monotonic() + args.timeout
-        while (left := deadline - time.monotonic()) > 0:
-            try:
-                message = await asyncio.wait_for(anext(aiter(client.messages)), left)
-            except TimeoutError:
-                return None
+        async for message in messages_until(client, args.timeout):
             body: dict[str, Any] = json.loads(bytes(message.payload))
             if body.get("in_reply_to") == "status":
                 return body

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -47,30 +45,19 @@ def _events(args: argparse.Namespace) -> int:
     topics = Topics(rules.topic_prefix, args.region or config.region)
     wanted = f"{topics.root}/#" if args.all else (
         topics.call(args.call, "+") if args.call else topics.calls)
-    try:
-        asyncio.run(_tail(args, rules, password, wanted))
-    except Exception as exc:
-        if type(exc).__module__.startswith("aiomqtt"):
-            raise CliError(f"MQTT: {exc}") from None
-        raise
+    from ivr.mqtt.client import run_client
+
+    run_client(_tail(args, rules, password, wanted))
     return 0
 
 
 async def _tail(args: argparse.Namespace, rules: Any, password: str, wanted: str) -> None:
-    from ivr.mqtt.client import client_for
+    from ivr.mqtt.client import client_for, messages_until
 
-    deadline = None if args.timeout is None else time.monotonic() + args.timeout
     seen = 0
     async with client_for(rules, rules.username, password) as client:
         await client.subscribe(wanted, qos=1)
-        while args.count is None or seen < args.count:
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                break
-            try:
-                message = await asyncio.wait_for(anext(aiter(client.messages)), left)
-            except TimeoutError:
-                break
+        async for message in messages_until(client, args.timeout):
             try:
                 payload = json.loads(bytes(message.payload))
             except ValueError:
@@ -81,6 +68,8 @@ async def _tail(args: argparse.Namespace, rules: Any, password: str, wanted: str
                                  ensure_ascii=False), flush=True)
             else:
                 print(_line(str(message.topic), payload), flush=True)
+            if args.count is not None and seen >= args.count:
+                break
 
 
 def _line(topic: str, p: dict[str, Any]) -> str:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 from ivr.config.errors import ConfigError
 from ivr.config.yamlsrc import LocatedDocument
@@ -41,3 +41,17 @@ def validate_document(doc: LocatedDocument, model: type[M], context: dict[str, A
                 message = f"{message} (got {err['input']!r})"
             problems.append(doc.problem(path, message))
         raise ConfigError(problems) from exc
+
+
+def _ip_address(value: str) -> str:
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        raise ValueError("an IP address to listen on (127.0.0.1 by default)") from None
+    return value
+
+
+#: An address a server of the engine listens on (metrics, web): an IP address, not a name.
+ListenAddress = Annotated[str, AfterValidator(_ip_address)]

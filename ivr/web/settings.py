@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import ipaddress
+from pydantic import Field, model_validator
 
-from pydantic import Field, field_validator, model_validator
-
-from ivr.config.validate import StrictModel
+from ivr.config.validate import ListenAddress, StrictModel
 
 #: 8345: clear of the sandbox's ports and of /metrics (9345)
 DEFAULT_PORT = 8345
@@ -24,19 +22,11 @@ class WebRules(StrictModel):
     every page; passwords never here (generated into the run directory, or the environment)."""
 
     enabled: bool = True
-    host: str = "127.0.0.1"
+    host: ListenAddress = "127.0.0.1"
     port: int = Field(DEFAULT_PORT, ge=1, le=65535)
     session_hours: float = Field(12.0, gt=0, le=168)
     supervisors: list[Supervisor] = []
 
-    @field_validator("host")
-    @classmethod
-    def _address(cls, value: str) -> str:
-        try:
-            ipaddress.ip_address(value)
-        except ValueError:
-            raise ValueError("an IP address to listen on (127.0.0.1 by default)") from None
-        return value
 
     @model_validator(mode="after")
     def _unique(self) -> WebRules:
