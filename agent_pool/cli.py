@@ -48,8 +48,10 @@ def add_cli(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     status = queue_actions.add_parser("status")
     status.add_argument("--json", action="store_true")
     status.add_argument("--all", action="store_true", help="also queues with no traffic")
-    status.add_argument("--html", type=Path, default=None,
-                        help="also write a self-refreshing HTML page (a supervisor's screen)")
+    status.add_argument("--html", nargs="?", const="", default=None, metavar="FILE",
+                        help="the live page is the controller's wallboard: print its URL "
+                             "(supervisors log in); with FILE, also write a link to it there")
+    status.add_argument("--config", type=Path, default=None)
     queue.set_defaults(func=_queue)
 
     acd = sub.add_parser("acd", help="app_queue configuration for an existing Asterisk")
@@ -116,16 +118,32 @@ def _print_agents(tracker: AcdTracker, config: EngineConfig, as_json: bool) -> i
     return 0
 
 
+def _wallboard(args: argparse.Namespace) -> int:
+    """``--html``: the live queue page is the wallboard the controller serves (ivr/web),
+    not a file rewritten here: its URL, and with FILE a page that opens it."""
+    web = _config(args).rules.web
+    if not web.enabled:
+        print("the wallboard is off (web.enabled: false in routing_rules.yaml)", file=sys.stderr)
+        return 2
+    host = "127.0.0.1" if web.host in ("0.0.0.0", "") else web.host
+    host = "[::1]" if host == "::" else (f"[{host}]" if ":" in host else host)
+    url = f"http://{host}:{web.port}/wallboard"
+    print(f"live queue page: {url} (log in as a supervisor)", file=sys.stderr if args.json else sys.stdout)
+    if args.html:
+        link = (f"<!doctype html><meta charset=utf-8><meta http-equiv=refresh content='0;url={url}'>"
+                f"<title>12345</title><a href='{url}'>{url}</a>\n")
+        Path(args.html).write_text(link, encoding="utf-8")
+    return 0
+
+
 def _queue(args: argparse.Namespace) -> int:
+    if args.html is not None and (problem := _wallboard(args)):
+        return problem
     path = RunDir.from_env().acd_snapshot
     if not path.exists():
         print(f"no ACD snapshot at {path}: is `hotline run` running?", file=sys.stderr)
-        return 2
+        return 0 if args.html is not None else 2
     data = json.loads(path.read_text(encoding="utf-8"))
-    if args.html:
-        from agent_pool.report import render_html
-
-        args.html.write_text(render_html(data), encoding="utf-8")
     if args.json:
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return 0

@@ -88,7 +88,7 @@ def rows(start: int, stop: int) -> Iterator[Row]:
             yield (cid, step, at.isoformat(), at.timestamp(),
                    json.dumps(data, ensure_ascii=False, sort_keys=True),
                    data["number"] if decided else None, data["caller"] if decided else None,
-                   data["region"] if decided else None)
+                   data["region"] if decided else None, None)
 
 
 def fill(path: Path, start: int, stop: int) -> float:

@@ -113,14 +113,19 @@ def run_sipp(number: str, rate: int, calls: int, work: Path, port: int, sip_port
 class Bench:
     """The sandbox, a controller on a copy of the configuration, and their processes."""
 
-    def __init__(self, work: Path) -> None:
+    def __init__(self, work: Path, mqtt_port: int | None = None) -> None:
         self.work = work
         self.state = api.up()
         # Listening off (no Mandarin model here), MQTT and recording off (their costs:
         # bench/mqtt_bench.py, bench/recording_bench.py): the static path does neither.
+        # ``mqtt_port``: MQTT on, to a broker on that loopback port (bench/mqtt_bench.py live).
+        mqtt = ("mqtt:\n  enabled: true\n  host: 127.0.0.1             # loopback by default; "
+                "a remote broker wants tls.enabled\n  port: 1883",
+                "mqtt:\n  enabled: false" if mqtt_port is None else
+                f"mqtt:\n  enabled: true\n  host: 127.0.0.1\n  port: {mqtt_port}")
         config = edited_config(REPO, work / "config", (
             ("  enabled: true\n  lines: [main, unknown]", "  enabled: false\n  lines: [main, unknown]"),
-            ("mqtt:\n  enabled: true", "mqtt:\n  enabled: false"),
+            mqtt,
             ("recording:\n  enabled: true", "recording:\n  enabled: false")))
         self.controller = ControllerProcess(config, work / "run", work / "controller.log",
                                             extra_env={

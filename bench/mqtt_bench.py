@@ -23,6 +23,14 @@ event (a live controller's events come one by one, seconds apart); without it a 
 steps are queued at once and published as one burst.
 
     .venv/bin/python bench/mqtt_bench.py [--rate 50] [--seconds 10] [--quick] [--spread]
+
+``--live`` measures the real thing instead: the controller (``hotline run``) on the sandbox
+Asterisk, SIPp offering 12345 calls at ``--rate`` for ``--seconds`` (as bench/load.py does),
+once with MQTT off and once on (same broker, same configuration otherwise); reported: the
+controller process's CPU per call in both runs, the extra with MQTT on, and the latency
+from each event's time (the AMI event the controller recorded) to a subscriber.
+
+    .venv/bin/python bench/mqtt_bench.py --live [--rate 100] [--seconds 20] [--repeat 2]
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results"
 sys.path.insert(0, str(REPO))
 
 from bench.stats import summary  # noqa: E402
@@ -144,11 +153,73 @@ async def run(config: EngineConfig, mode: str, rate: float, seconds: float,
         return result
 
 
+def subscribe(port: int, secrets: Path, topic: str, out: Path, expected: int
+              ) -> subprocess.Popen[str]:
+    """A subscriber in another process, ready when this returns; stop it with ``stop``."""
+    sub = subprocess.Popen(
+        [sys.executable, "-c", SUBSCRIBER, str(port), hotline_password(secrets), topic, str(out),
+         str(expected)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert sub.stdout is not None
+    sub.stdout.readline()
+    time.sleep(0.3)
+    return sub
+
+
+def stop(sub: subprocess.Popen[str], out: Path) -> list[float]:
+    assert sub.stdin is not None
+    sub.stdin.write("stop\n")
+    sub.stdin.flush()
+    sub.wait(30)
+    latencies: list[float] = json.loads(out.read_text())
+    return latencies
+
+
+def live(args: argparse.Namespace, port: int, secrets: Path, topic: str, tmp: Path
+         ) -> dict[str, Any]:
+    """The controller under SIPp load with MQTT off, then on, ``--repeat`` times (run-to-run
+    noise on a shared 2-CPU machine is about the size of the difference: medians count)."""
+    from statistics import median
+
+    from bench.load import Bench
+
+    runs: dict[str, list[dict[str, Any]]] = {"off": [], "on": []}
+    latencies: list[float] = []
+    for rep in range(args.repeat):
+        for mode in ("off", "on"):
+            bench = Bench(tmp / f"{mode}{rep}", mqtt_port=port if mode == "on" else None)
+            try:
+                bench.step("controller", "12345", 20, 3)  # warm-up
+                out = tmp / "latency.json"
+                sub = subscribe(port, secrets, topic, out, 10**9) if mode == "on" else None
+                step = bench.step("controller", "12345", int(args.rate), int(args.seconds))
+                if sub is not None:
+                    latencies += stop(sub, out)
+            finally:
+                bench.close()
+            calls = step.succeeded or 1
+            run = {"calls": step.succeeded, "failed": step.failed, "cpu_s": step.controller_cpu_s,
+                   "cpu_ms_per_call": round(step.controller_cpu_s / calls * 1000, 3)}
+            runs[mode].append(run)
+            print(f"  MQTT {mode} (run {rep + 1}): {run}", flush=True)
+    result: dict[str, Any] = {"latencies": latencies}
+    for mode in ("off", "on"):
+        calls = sum(r["calls"] for r in runs[mode]) or 1
+        result[mode] = {"mode": mode, "runs": runs[mode], "calls": calls,
+                        "cpu_ms_per_call": round(median(r["cpu_ms_per_call"]
+                                                        for r in runs[mode]), 3)}
+    result["on"]["received_events"] = len(latencies)
+    result["on"]["received_per_call"] = round(len(latencies) / result["on"]["calls"], 2)
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rate", type=float, default=50.0, help="calls per second")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--quick", action="store_true", help="20 calls/s for 3 s")
+    parser.add_argument("--repeat", type=int, default=2, help="--live: off/on pairs to run")
+    parser.add_argument("--live", action="store_true",
+                        help="the real controller on the sandbox under SIPp load, MQTT off/on")
     parser.add_argument("--spread", action="store_true",
                         help="let the loop run between a call's steps (one event per wake-up of "
                              "the publisher, as in a live controller) instead of 8 at once")
@@ -167,32 +238,30 @@ def main() -> int:
         os.environ["HOTLINE_MQTT_SECRETS_DIR"] = str(secrets)
         rendered = render(mqtt_rules, config.region, secrets)
         start_broker(rendered.conf, "127.0.0.1", port)
+        topic = f"{mqtt_rules.topic_prefix}/{config.region}/call/+/+"
         try:
-            off = asyncio.run(run(config, "off", args.rate, args.seconds, Path(tmp) / "off.db",
-                                  args.spread))
-            out = Path(tmp) / "latency.json"
-            expected = int(args.rate * args.seconds) * (len(STEPS) + 1)
-            sub = subprocess.Popen(
-                [sys.executable, "-c", SUBSCRIBER, str(port), hotline_password(secrets),
-                 f"{mqtt_rules.topic_prefix}/{config.region}/call/+/+", str(out), str(expected)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-            assert sub.stdout is not None and sub.stdin is not None
-            sub.stdout.readline()
-            time.sleep(0.3)
-            on = asyncio.run(run(config, "on", args.rate, args.seconds, Path(tmp) / "on.db",
-                                 args.spread))
-            sub.stdin.write("stop\n")
-            sub.stdin.flush()
-            sub.wait(30)
-            latencies = json.loads(out.read_text())
+            if args.live:
+                runs = live(args, port, secrets, topic, Path(tmp))
+                off, on, latencies = runs["off"], runs["on"], runs["latencies"]
+            else:
+                off = asyncio.run(run(config, "off", args.rate, args.seconds,
+                                      Path(tmp) / "off.db", args.spread))
+                out = Path(tmp) / "latency.json"
+                sub = subscribe(port, secrets, topic, out,
+                                int(args.rate * args.seconds) * (len(STEPS) + 1))
+                on = asyncio.run(run(config, "on", args.rate, args.seconds, Path(tmp) / "on.db",
+                                     args.spread))
+                latencies = stop(sub, out)
         finally:
             stop_broker(secrets)
     extra = (on["cpu_ms_per_call"] - off["cpu_ms_per_call"]) / off["cpu_ms_per_call"]
     lat = summary(latencies)
     report = {
-        "load": f"{args.rate:g} calls/s x {args.seconds:g} s, {len(STEPS) + 1} events per call "
-                "(synthetic: the event stream driven directly, no SIPp/Asterisk"
-                + ("; steps one loop turn apart)" if args.spread else "; a call's steps at once)"),
+        "load": f"{args.rate:g} calls/s x {args.seconds:g} s, " + (
+            "SIPp through the sandbox Asterisk and the real controller" if args.live else
+            f"{len(STEPS) + 1} events per call (synthetic: the event stream driven directly, "
+            "no SIPp/Asterisk" + ("; steps one loop turn apart)" if args.spread
+                                  else "; a call's steps at once)")),
         "off": off, "on": on,
         "extra_cpu_ms_per_call": round(on["cpu_ms_per_call"] - off["cpu_ms_per_call"], 3),
         "extra_cpu_ratio": round(extra, 3),
@@ -201,6 +270,9 @@ def main() -> int:
         "goal_extra_cpu_under_10pct": extra < 0.10,
     }
     print(json.dumps(report, indent=1, ensure_ascii=False))
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / ("mqtt-live.json" if args.live else "mqtt.json")).write_text(
+        json.dumps(report, indent=1, ensure_ascii=False))
     return 0
 
 

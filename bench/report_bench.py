@@ -13,8 +13,9 @@ Writes bench/results/report.json.
 
 ``--wallboard [--rate 50] [--seconds 20]``: the wallboard's update latency instead.  The
 web feature's live board and server run in this process; a synthetic load of 50 calls/s
-(decided, queued, ringing, answered, hangup: 250 events/s) is applied the way the
-feature's subscriber applies it, and a logged-in supervisor's ``/events`` stream is read
+(decided, queued, ringing, answered, hangup: 250 events/s, plus each offered call's
+caller history pushed to the desk: 300 board changes/s) is applied the way the feature's
+subscriber applies it, and a logged-in supervisor's ``/events`` stream is read
 over HTTP.  Latency: from an event being applied to the first server-sent message that
 includes it (the page renders that message at once).  Writes bench/results/wallboard.json.
 """
@@ -179,6 +180,9 @@ async def wallboard_latency(rate: float, seconds: float) -> dict[str, Any]:
             for event in events:
                 board.handle(event)
                 applied[board.version] = time.perf_counter()
+                for offered in board.take_lookups():  # the desk's caller history, as the
+                    board.set_history(offered, [], [])  # feature pushes it (store time aside)
+                    applied[board.version] = time.perf_counter()
             i += 1
             await asyncio.sleep(max(0.0, start + i * interval - time.perf_counter()))
 

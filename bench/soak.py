@@ -25,6 +25,7 @@ import json
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -90,6 +91,23 @@ def main() -> int:
          "-trace_err"],
         cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     started = time.monotonic()
+    samples: list[dict[str, object]] = []
+    stop_sampling = threading.Event()
+
+    def sample() -> None:
+        # Asterisk's live channels every 10 s: a leak shows as a count that keeps rising
+        while not stop_sampling.wait(10):
+            try:
+                out = api.asterisk_cli("core show channels count", timeout=5)
+            except Exception as exc:  # noqa: BLE001 - Asterisk may be restarting
+                out = f"unavailable: {exc}"
+            channels = next((line.split()[0] for line in out.splitlines()
+                             if line.endswith("active channels")), None)
+            samples.append({"t": round(time.monotonic() - started), "channels": channels})
+            print(f"  t={samples[-1]['t']}s channels={channels}", flush=True)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     print(f"soak: {rate} calls/s for {args.duration_s} s ({calls} calls)", flush=True)
     time.sleep(min(20, args.duration_s / 10))
     rss_start = rss_kib(bench.controller_pid)
@@ -113,12 +131,10 @@ def main() -> int:
     bench.controller.start()
     marks["controller_back"] = time.monotonic() - started
     while caller.poll() is None:
-        elapsed = time.monotonic() - started
-        print(f"\r  t={elapsed:.0f}s", end="", flush=True)
         time.sleep(5)
-        if elapsed > args.duration_s + 180:
+        if time.monotonic() - started > args.duration_s + 180:
             caller.terminate()
-    print()
+    stop_sampling.set()
     time.sleep(3)
     desk.terminate()
     desk.wait()
@@ -161,6 +177,7 @@ def main() -> int:
         "routed_by_controller": routed, "records_in_call_store": stored,
         "controller_rss_kib": {"start": rss_start, "end": rss_end},
         "work_orders_lost": 0, "work_orders_note": "the soak offers no transfers",
+        "asterisk_channels": samples,
         "failures_by_second": failures,
         "unexpected_messages": why_lost,
     }

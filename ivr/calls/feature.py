@@ -36,7 +36,8 @@ def register(core: Core) -> Feature:
     extras = RouteExtras()
     core.provide(RouteExtras, extras)
     routing = RoutingService(core.current, core.clock, core.steps, core.prompts.sound_name,
-                             listen=extras)
+                             listen=extras, link_caller=core.calls.link_caller,
+                             durable=core.calls.flush)
     events = CallEventAdapter(core.steps, core.clock)
     # every routed call's hangup is recorded, even one that ends before any dialplan event
     core.stream.subscribe("routing-live-calls", lambda e: events.adopt(e.call_id),  # type: ignore[attr-defined]

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from ivr.agi.server import AgiSession
@@ -37,6 +38,9 @@ class RepeatCallers:
 
 SoundResolver = Callable[[str], str]
 #: Extra channel variables for a decided call (listening: ivr.listening.service.plan).
+#: the longest a decision waits for the call store's commit before the call goes on anyway
+DURABLE_WAIT_S = 0.25
+
 ListenPlanner = Callable[[Decision, CallFacts, str], dict[str, str]]
 
 
@@ -76,8 +80,12 @@ class RoutingService:
 
     def __init__(self, config: Callable[[], EngineConfig], clock: Clock,
                  journal: StepRecorder, sound: SoundResolver,
-                 listen: ListenPlanner | None = None) -> None:
+                 listen: ListenPlanner | None = None,
+                 link_caller: Callable[[str, str], None] | None = None,
+                 durable: Callable[[], Awaitable[None]] | None = None) -> None:
         self._config = config
+        self._durable = durable  # the call store's commit: the decision is on record first
+        self._link_caller = link_caller  # the call store's keyed hash: a caller's earlier calls
         self._listen = listen
         self._clock = clock
         self._journal = journal
@@ -102,7 +110,8 @@ class RoutingService:
         listen = self._plan_listening(decision, facts, call_id)
         variables = channel_variables(decision, call_id, self._sound,
                                       config.rules.acd.max_wait_s, extra=listen)
-        await session.set_variables(packed(variables))
+        if caller and self._link_caller is not None:  # before the step: it goes in its row
+            self._link_caller(call_id, caller)
         self._journal.append(
             call_id, "decided", now, number=number, caller=decision.caller_masked,
             region=decision.region, mode=decision.line.mode.value, line_name=decision.line.name,
@@ -112,10 +121,27 @@ class RoutingService:
             priority=decision.target.priority, tags=decision.tags,
             listening=listen.get("HOTLINE_LISTEN") == "1", speech_id=listen.get("HOTLINE_SPEECH_ID"),
         )
+        if self._durable is not None:
+            await self._committed(call_id)
+        await session.set_variables(packed(variables))
         log.info("call %s from %s to %s: %s/%s prompts=%s -> %s %s", call_id,
                  mask_number(caller) if caller else "-", number, decision.line.mode.value,
                  decision.phase.value, ",".join(decision.prompts), decision.target.kind.value,
                  decision.target.dial or decision.target.queue)
+
+    async def _committed(self, call_id: str) -> None:
+        """Wait (briefly) until the decision is committed: a controller killed the next
+        moment still has the call on record. A slow or broken disk costs the record, never
+        the call: past ``DURABLE_WAIT_S`` the call is routed anyway."""
+        assert self._durable is not None
+        try:
+            async with asyncio.timeout(DURABLE_WAIT_S):
+                await self._durable()
+        except TimeoutError:
+            log.warning("call %s: the call store did not commit within %d ms; routed anyway",
+                        call_id, DURABLE_WAIT_S * 1000)
+        except Exception:
+            log.exception("call %s: the call store failed; routed anyway", call_id)
 
     def _plan_listening(self, decision: Decision, facts: CallFacts, call_id: str) -> dict[str, str]:
         """Listening variables; a planner bug only costs the call its pre-classification."""

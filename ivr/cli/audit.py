@@ -30,9 +30,12 @@ def _audit(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([e.to_json() for e in entries], ensure_ascii=False, indent=2))
         return 0
-    print(f"{'#':>4} {'AT (UTC)':<26} {'ACTOR':<12} {'ACTION':<17} {'MODE':<8} {'CALL ID':<18} "
+    print(f"{'#':>4} {'AT (UTC)':<26} {'ACTOR':<12} {'ACTION':<17} {'MODE':<15} {'CALL ID':<18} "
           "SUBJECT / OUTCOME")
     for e in entries:
-        print(f"{e.id:>4} {e.at[:26]:<26} {e.actor:<12} {e.action:<17} {e.mode or '-':<8} "
+        mode = e.mode or "-"
+        if e.action == "monitor_mode":  # a switch during the session: from>to
+            mode = f"{e.detail.get('from_mode', '?')}>{e.mode}"
+        print(f"{e.id:>4} {e.at[:26]:<26} {e.actor:<12} {e.action:<17} {mode:<15} "
               f"{e.call_id or '-':<18} {e.subject} {e.outcome}")
     return 0

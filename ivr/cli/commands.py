@@ -317,23 +317,7 @@ def _check_prompts(directory: Path) -> list[ConfigProblem]:
 
 
 def add_callbacks(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """``hotline callbacks``."""
-    parser = sub.add_parser("callbacks", help="callers promised a call back (masked)")
-    parser.add_argument("--json", action="store_true")
-    parser.set_defaults(func=_callbacks)
+    """``hotline callbacks`` (ivr/cli/callbacks.py)."""
+    from ivr.cli.callbacks import add_callbacks as add
 
-
-def _callbacks(args: argparse.Namespace) -> int:
-    from dataclasses import asdict
-
-    from ivr.callbacks.store import CallbackStore
-
-    store = CallbackStore(default_run_dir() / "callbacks.db")
-    for request in store.pending():
-        if args.json:
-            print(json.dumps(asdict(request), ensure_ascii=False))
-        else:
-            print(f"{request.requested_at} {request.caller_masked} skill={request.skill} "
-                  f"call={request.call_id}")
-    store.close()
-    return 0
+    add(sub)

@@ -37,6 +37,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "recordings": ("ivr.cli.recordings", "add_recordings"),
     "audit": ("ivr.cli.audit", "add_audit"),
     "supervise": ("ivr.cli.supervise", "add_supervise"),
+    "ratings": ("ivr.cli.ratings", "add_cli"),
+    "followups": ("ivr.cli.ratings", "add_cli"),
     "agent": ("agent_pool.cli", "add_cli"),
     "queue": ("agent_pool.cli", "add_cli"),
     "acd": ("agent_pool.cli", "add_cli"),

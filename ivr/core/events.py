@@ -105,6 +105,17 @@ class CallbackRequested(CallEvent):
     """The caller was promised a call back."""
 
 
+@_step("callback_dialled")
+class CallbackDialled(CallEvent):
+    """The engine started calling the caller back: the agent's phone rings first (ivr/callbacks)."""
+
+
+@_step("callback_outcome")
+class CallbackOutcome(CallEvent):
+    """How a callback attempt ended (connected, no_answer, busy, agent_no_answer) or why the
+    entry closed (cancelled, expired); ``state`` says where the entry stands now."""
+
+
 @_step("listen_dialled")
 class ListenDialled(CallEvent):
     """The dialplan dialled the AudioSocket leg that listens to the caller."""
@@ -190,6 +201,36 @@ class TaskRestarted(Event):
     task: str
     error: str
     restarts: int
+
+
+@_step("rated")
+class RatingRecorded(CallEvent):
+    """The caller rated the call after the agent hung up (好差评), or did not: ``data`` has
+    ``level`` (1 非常满意 … 5 非常不满意, None when not rated), ``label``, ``outcome``
+    (``rated``, ``no_input``, ``hangup``), ``agent``, ``skill``, ``line`` (ivr/ratings)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class FollowUpOpened(Event):
+    """A bad rating (不满意 / 非常不满意) opened a follow-up (回访) for a supervisor group."""
+
+    followup_id: str
+    call_id: str
+    group: str
+    agent: str | None
+    level: int
+    due: str  # local date, ISO 8601
+
+
+@dataclass(frozen=True, kw_only=True)
+class FollowUpClosed(Event):
+    """A follow-up was marked done, with a note."""
+
+    followup_id: str
+    call_id: str
+    group: str
+    note: str
+    by: str | None = None
 
 
 Handler = Callable[[Event], None]
@@ -286,3 +327,49 @@ class CallSteps:
     def append(self, call_id: str, step: str, at: datetime, **data: Any) -> None:
         """Publish one step of a call."""
         self._stream.publish(call_event(step, call_id, at, data))
+
+
+# --- quality control (ivr/quality, docs/quality.md) ---------------------------------------
+
+@_step("recording_started")
+class RecordingStarted(CallEvent):
+    """The call's recording began: a person answered (``data``: ``path``, ``format``,
+    ``parties``)."""
+
+
+@_step("recording")
+class RecordingStopped(CallEvent):
+    """The caller hung up and the recording's file is closed and described (``data``:
+    ``path``, ``kind``, ``format``, ``started``, ``ended``, ``duration_s``, ``size_bytes``,
+    ``parties``)."""
+
+
+@_step("recording_deleted")
+class RecordingDeleted(CallEvent):
+    """Retention deleted a recording of the call (``data``: ``path``, ``kind``, ``reason``,
+    ``age_days``)."""
+
+
+@_step("recording_skipped")
+class RecordingSkipped(CallEvent):
+    """The call is not recorded (``data``: ``reason``: excluded line or skill, low disk,
+    nobody to talk to)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RecordingDiskLow(Event):
+    """Free space in the recordings store crossed ``recording.min_free_mb`` (either way):
+    ``low`` stops recording new calls (they still connect), not ``low`` resumes."""
+
+    low: bool
+    free_mb: int
+    threshold_mb: int
+    store: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuditRecorded(Event):
+    """An audit entry was written (a monitoring session's start, mode switch, end or
+    refusal; a recording's export or deletion): ``entry`` is the row as JSON."""
+
+    entry: Mapping[str, Any]

@@ -141,6 +141,11 @@ class RunDir:
         return self.path / "callbacks.db"
 
     @property
+    def ratings_db(self) -> Path:
+        """Post-call ratings (好差评) and their follow-ups (SQLite, ivr/ratings)."""
+        return self.path / "ratings.db"
+
+    @property
     def acd_snapshot(self) -> Path:
         """The ACD snapshot ``hotline queue status`` reads."""
         return self.path / "acd.json"

@@ -221,6 +221,34 @@ class QueueBacklogCollector(Collector):
         yield from (backlog, dropped, up)
 
 
+class WorkOrderBacklogCollector(Collector):
+    """Work orders no department has acknowledged yet (open or sent), per department,
+    read from the work-order store at scrape time (the scrape runs in a thread)."""
+
+    def __init__(self, counts: Callable[[], dict[str, int]],
+                 departments: Callable[[], tuple[str, ...]]) -> None:
+        self._counts = counts
+        self._departments = departments
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        gauge = GaugeMetricFamily("hotline_workorders_awaiting_ack",
+                                  "Work orders not yet acknowledged by their department "
+                                  "(open or sent), per department", labels=["department"])
+        known = self._departments()
+        try:
+            counts = self._counts()
+        except Exception:  # a locked or missing store: no sample rather than a failed scrape
+            log.warning("metrics: the work-order store could not be read", exc_info=True)
+            counts = None
+        if counts is not None:
+            merged: Tally[str] = Tally({name: 0 for name in known})
+            for name, n in counts.items():
+                merged[_label(name, (*known, "none"))] += n
+            for name, n in sorted(merged.items()):
+                gauge.add_metric([name], float(n))
+        yield gauge
+
+
 class AcdSnapshotCollector(Collector):
     """Queues and agents from the ACD's snapshot (``acd.json``, rewritten every second by
     the ``acd`` feature), read at scrape time: waiting callers and the longest wait, the

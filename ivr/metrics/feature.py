@@ -12,7 +12,7 @@ from ivr.core.events import (
 )
 from ivr.core.features import Core, Feature, MissingService
 from ivr.core.supervisor import TaskSpec
-from ivr.metrics.collect import HotlineMetrics, QueueBacklogCollector
+from ivr.metrics.collect import HotlineMetrics, QueueBacklogCollector, WorkOrderBacklogCollector
 from ivr.metrics.http import MetricsServer
 
 RESTART_SETTINGS: tuple[tuple[str, ...], ...] = (
@@ -42,6 +42,8 @@ def register(core: Core) -> Feature:
     except MissingService:
         pass
 
+    _watch_workorders(core, metrics)
+
     async def consume() -> None:
         async for event in queue:
             metrics.handle(event)
@@ -53,3 +55,26 @@ def register(core: Core) -> Feature:
         tasks=(TaskSpec("metrics-events", consume), TaskSpec("metrics-http", server.serve)),
         restart_settings=RESTART_SETTINGS,
     )
+
+
+def _watch_workorders(core: Core, metrics: HotlineMetrics) -> None:
+    """``hotline_workorders_awaiting_ack`` per department, where the workorders feature runs
+    (the department as the MQTT delivery resolves it)."""
+    from ivr.mqtt.delivery import resolve_department
+    from ivr.workorders.model import WorkOrder
+    from ivr.workorders.queries import awaiting_ack_by_department
+    from ivr.workorders.store import WorkOrderStore
+
+    try:
+        store = core.need(WorkOrderStore)  # type: ignore[type-abstract]
+    except MissingService:
+        return
+
+    def department(order: WorkOrder) -> str | None:
+        config = core.current()
+        found = resolve_department(order, config.rules.mqtt, config)
+        return found[0] if found is not None else order.department
+
+    metrics.registry.register(WorkOrderBacklogCollector(
+        lambda: awaiting_ack_by_department(store, department),
+        lambda: tuple(core.current().rules.mqtt.departments)))

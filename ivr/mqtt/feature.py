@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import logging
 
-from ivr.core.events import AgentStateChanged, CallEvent, TaskRestarted, WorkOrderCreated
+from ivr.core.events import (
+    AgentStateChanged,
+    AuditRecorded,
+    CallEvent,
+    FollowUpClosed,
+    FollowUpOpened,
+    RecordingDiskLow,
+    TaskRestarted,
+    WorkOrderCreated,
+)
 from ivr.core.features import Core, Feature, MissingService
 from ivr.core.supervisor import TaskSpec
 from ivr.mqtt.broker import hotline_password, secrets_dir
@@ -19,7 +28,8 @@ RESTART_SETTINGS: tuple[tuple[str, ...], ...] = (
     ("mqtt", "username"), ("mqtt", "client_id"), ("mqtt", "topic_prefix"),
     ("mqtt", "keepalive_s"), ("mqtt", "queue_max"), ("mqtt", "secrets_dir"),
 )
-KINDS = (CallEvent, AgentStateChanged, TaskRestarted, WorkOrderCreated)
+KINDS = (CallEvent, AgentStateChanged, TaskRestarted, WorkOrderCreated, FollowUpOpened,
+         FollowUpClosed, RecordingDiskLow, AuditRecorded)
 
 
 def register(core: Core) -> Feature:

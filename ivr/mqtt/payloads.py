@@ -17,7 +17,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from ivr.core.events import AgentStateChanged, CallEvent, TaskRestarted
+from ivr.core.events import (
+    AgentStateChanged,
+    AuditRecorded,
+    CallEvent,
+    FollowUpClosed,
+    FollowUpOpened,
+    RecordingDiskLow,
+    TaskRestarted,
+)
 from ivr.masking import mask_number, mask_numbers_in_text
 from ivr.workorders.model import WorkOrder
 
@@ -26,6 +34,13 @@ _LONG_DIGITS = re.compile(r"\d{7}")
 #: values the engine generates; never a caller's number (a call id is Asterisk's uniqueid)
 ENGINE_IDS = frozenset({"call_id", "transfer", "speech_id", "workorder", "id", "order_id", "at",
                         "created_at", "schema"})
+#: call-step fields never published: where a recording lies on disk (call data; the call id
+#: names the recording) and the caller's number (published masked, in the context)
+UNPUBLISHED = frozenset({"caller", "path"})
+#: audit actions whose subject is a file path of call data (the deleted or exported file)
+_AUDIT_PATH_SUBJECT = frozenset({"retention_delete", "export"})
+#: audit detail fields never published (the exported files' paths)
+_AUDIT_UNPUBLISHED = frozenset({"files", "path"})
 #: fields of a call's context, taken from its ``decided`` and later steps
 CONTEXT_FIELDS = ("caller", "line", "line_name", "region", "mode", "phase", "skill",
                   "classification", "outcome")
@@ -138,7 +153,7 @@ def call_payload(event: CallEvent, context: Mapping[str, Any]) -> dict[str, Any]
     for name in CONTEXT_FIELDS:
         payload[name] = context.get(name)
     payload["caller"] = masked_caller(payload["caller"])
-    payload["data"] = scrub({k: v for k, v in event.data.items() if k != "caller"})
+    payload["data"] = scrub({k: v for k, v in event.data.items() if k not in UNPUBLISHED})
     return payload
 
 
@@ -157,7 +172,7 @@ def call_payload_json(event: CallEvent, context: str) -> bytes:
     :func:`scrub`'s work done inline for plain strings)."""
     data: dict[Any, Any] = {}
     for key, value in event.data.items():
-        if key == "caller":
+        if key in UNPUBLISHED:
             continue
         if type(value) is str:  # the common case, as scrub() does it
             if key not in ENGINE_IDS and _LONG_DIGITS.search(value):
@@ -180,6 +195,47 @@ def task_payload(event: TaskRestarted) -> dict[str, Any]:
     """A supervised task of the controller restarted."""
     return {"schema": SCHEMA_VERSION, "at": event.at.isoformat(), "task": event.task,
             "error": scrub(event.error), "restarts": event.restarts}
+
+
+def followup_payload(event: FollowUpOpened | FollowUpClosed) -> dict[str, Any]:
+    """A follow-up opened (``status`` open, with ``due``) or closed (``status`` done, with
+    the scrubbed ``note``), on ``.../followup/<group>/<id>``."""
+    body: dict[str, Any] = {"schema": SCHEMA_VERSION, "at": event.at.isoformat(),
+                            "id": event.followup_id, "call_id": event.call_id,
+                            "group": event.group}
+    if isinstance(event, FollowUpOpened):
+        body.update(status="open", agent=event.agent, level=event.level, due=event.due)
+    else:
+        body.update(status="done", note=scrub(event.note), by=event.by)
+    return body
+
+
+def disk_payload(event: RecordingDiskLow) -> dict[str, Any]:
+    """The recordings store's low-disk state, retained on ``.../recording/disk``: ``low``
+    true stops recording new calls (they still connect)."""
+    return {"schema": SCHEMA_VERSION, "at": event.at.isoformat(), "low": event.low,
+            "free_mb": event.free_mb, "threshold_mb": event.threshold_mb}
+
+
+def audit_payload(event: AuditRecorded) -> dict[str, Any]:
+    """An audit entry on ``.../audit/<action>``: who did what to whom, on which call, in
+    which mode (a switch: ``detail.from_mode`` / ``to_mode``), when.  File paths of call
+    data are left out (a deletion's or export's subject, the exported files): the call id
+    says which call; numbers are scrubbed."""
+    entry = event.entry
+    action = str(entry.get("action") or "")
+    detail = entry.get("detail") or {}
+    body: dict[str, Any] = {
+        "schema": SCHEMA_VERSION, "at": entry.get("at") or event.at.isoformat(),
+        "id": entry.get("id"), "action": action, "actor": scrub(entry.get("actor")),
+        "subject": None if action in _AUDIT_PATH_SUBJECT else scrub(entry.get("subject")),
+        "call_id": entry.get("call_id") or None, "mode": entry.get("mode") or None,
+        "started_at": entry.get("started_at") or None,
+        "ended_at": entry.get("ended_at") or None, "outcome": entry.get("outcome") or None,
+        "detail": scrub({k: v for k, v in detail.items() if k not in _AUDIT_UNPUBLISHED})
+        if isinstance(detail, Mapping) else {},
+    }
+    return body
 
 
 def status_payload(online: bool, at: datetime, client_id: str) -> dict[str, Any]:

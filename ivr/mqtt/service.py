@@ -36,9 +36,13 @@ from ivr.config.engine import EngineConfig
 from ivr.core.callstore import CallStore
 from ivr.core.events import (
     AgentStateChanged,
+    AuditRecorded,
     CallEvent,
     Event,
     EventQueue,
+    FollowUpClosed,
+    FollowUpOpened,
+    RecordingDiskLow,
     TaskRestarted,
     WorkOrderCreated,
 )
@@ -57,6 +61,7 @@ log = logging.getLogger(__name__)
 CONTEXT_MAX = 4096  # calls whose context (line, mode, phase, …) the publisher keeps
 PUBLISH_TIMEOUT_S = 10.0
 BATCH_MAX = 64  # events published before the pump yields to the event loop
+GATHER_S = 0.005  # how long the pump lets events gather before it writes a burst
 _TERMINAL_STEPS = {"answered": "answered", "queue_result": None, "fallback": "fallback",
                    "hangup": "abandoned"}
 _STATUS_OF = {DepartmentStatus.ACCEPTED: WorkOrderStatus.ACCEPTED,
@@ -194,13 +199,14 @@ class MqttService:
     async def _pump(self, client: aiomqtt.Client) -> None:
         """Publish the queue's events as they come, a burst at a time.
 
-        Every call event waiting when the pump wakes (up to ``BATCH_MAX``) is built and
-        then written in one go, QoS 0, without awaiting (:class:`QuietWriter`); an agent
-        state, a task restart (QoS 1) is awaited as before, after the call events queued
-        ahead of it. Should the socket stall (a slow broker), the next burst first awaits
-        one message, i.e. until paho's backlog is written: paho never holds more than about
-        a burst, and the backlog stays in the bounded, drop-oldest stream queue. After a
-        full burst the pump lets the loop run before the next.
+        The pump wakes on an event, lets more gather for ``GATHER_S`` (5 ms), then builds
+        every call event waiting (up to ``BATCH_MAX``) and writes them in one go, QoS 0,
+        one ``send``, without awaiting (:class:`QuietWriter`); an agent state, a task
+        restart (QoS 1) is awaited as before, after the call events queued ahead of it.
+        Should the socket stall (a slow broker), the next burst first awaits one message,
+        i.e. until paho's backlog is written: paho never holds more than about a burst,
+        and the backlog stays in the bounded, drop-oldest stream queue. After a full burst
+        the pump lets the loop run before the next.
         """
         writer = QuietWriter(client)
         queue = self.queue
@@ -208,6 +214,10 @@ class MqttService:
         burst: list[tuple[str, bytes]] = []
         while True:
             event = await queue.get()
+            if len(queue) < BATCH_MAX - 1:
+                # let the burst gather: a live controller's events come one by one, and
+                # one write for many of them is most of what publishing costs
+                await asyncio.sleep(GATHER_S)
             for _ in range(BATCH_MAX):
                 if isinstance(event, CallEvent):
                     context = self._context.get(event.call_id)
@@ -258,6 +268,15 @@ class MqttService:
         elif isinstance(event, WorkOrderCreated):
             self._wake.set()
             return
+        elif isinstance(event, FollowUpOpened | FollowUpClosed):
+            await client.publish(self.topics.followup(event.group, event.followup_id),
+                                 dumps(payloads.followup_payload(event)), qos=QOS_STATE)
+        elif isinstance(event, RecordingDiskLow):
+            await client.publish(self.topics.recording_disk, dumps(payloads.disk_payload(event)),
+                                 qos=QOS_STATE, retain=True)
+        elif isinstance(event, AuditRecorded):
+            await client.publish(self.topics.audit(str(event.entry.get("action") or "entry")),
+                                 dumps(payloads.audit_payload(event)), qos=QOS_STATE)
         else:
             return
         self.counters.published += 1

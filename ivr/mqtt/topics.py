@@ -11,6 +11,9 @@
 <prefix>/<region>/escalation/<dept>/<id>          QoS 1, retained; unacknowledged too long
 <prefix>/<region>/department/<dept>/ack           QoS 1, written by the department
 <prefix>/<region>/department/<dept>/status        QoS 1, written by the department
+<prefix>/<region>/followup/<group>/<id>           QoS 1, a bad rating's follow-up (回访) opened/done
+<prefix>/<region>/recording/disk                  retained, QoS 1, the recordings store's low-disk state
+<prefix>/<region>/audit/<action>                  QoS 1, an audit entry (monitoring, export, deletion)
 ```
 """
 
@@ -92,6 +95,19 @@ class Topics:
 
     def escalation(self, department: str, order_id: str) -> str:
         return f"{self.root}/escalation/{level(department)}/{level(order_id)}"
+
+    def followup(self, group: str, followup_id: str) -> str:
+        """A follow-up (回访) of a bad rating, for a supervisor group (ivr/ratings)."""
+        return f"{self.root}/followup/{level(group)}/{level(followup_id)}"
+
+    @property
+    def recording_disk(self) -> str:
+        """The recordings store's low-disk state (ivr/quality), retained."""
+        return f"{self.root}/recording/disk"
+
+    def audit(self, action: str) -> str:
+        """An audit entry of quality control (ivr/quality): ``monitor_start``, ``export`` …"""
+        return f"{self.root}/audit/{level(action)}"
 
     def ack(self, department: str) -> str:
         return f"{self.root}/department/{level(department)}/ack"

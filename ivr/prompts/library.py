@@ -12,13 +12,17 @@ for the per-line transition prompts.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 SOUNDS_MOUNT = "hotline"
 CUSTOM = "custom"
 GENERATED = "generated"
 EXTENSION = ".wav"
+#: how long ``sound_name`` trusts what it saw on disk (a studio file dropped in is
+#: used from the next call after this, without a stat per prompt per call)
+SEEN_FOR_S = 10.0
 
 _SEGMENT = r"[a-z0-9][a-z0-9_\-]*"
 _PROMPT_ID = re.compile(rf"{_SEGMENT}(?:/{_SEGMENT})?")
@@ -42,9 +46,12 @@ def transition_prompt_id(region: str, number: str) -> str:
 class PromptLibrary:
     """The prompt files under one recordings directory."""
 
-    def __init__(self, recordings_dir: Path, mount: str = SOUNDS_MOUNT) -> None:
+    def __init__(self, recordings_dir: Path, mount: str = SOUNDS_MOUNT,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.recordings_dir = Path(recordings_dir)
         self.mount = mount
+        self._clock = clock
+        self._seen: dict[str, tuple[float, str]] = {}  # prompt id -> (checked at, sound name)
 
     def custom_path(self, prompt_id: str) -> Path:
         """Where the studio recording of ``prompt_id`` goes."""
@@ -66,9 +73,18 @@ class PromptLibrary:
         return None
 
     def sound_name(self, prompt_id: str) -> str:
-        """What ``Playback()`` takes: ``hotline/custom/<id>`` if recorded, else generated."""
+        """What ``Playback()`` takes: ``hotline/custom/<id>`` if recorded, else generated
+        (looked up on disk at most every ``SEEN_FOR_S`` per prompt: this is per call)."""
+        now = self._clock()
+        seen = self._seen.get(prompt_id)
+        if seen is not None and now - seen[0] < SEEN_FOR_S:
+            return seen[1]
         kind = CUSTOM if self.has_custom(prompt_id) else GENERATED
-        return f"{self.mount}/{kind}/{prompt_id}"
+        name = f"{self.mount}/{kind}/{prompt_id}"
+        if len(self._seen) > 4096:
+            self._seen.clear()
+        self._seen[prompt_id] = (now, name)
+        return name
 
     def missing(self, ids: Iterable[str]) -> list[str]:
         """The ids, in order, that have neither a custom nor a generated file."""

@@ -52,7 +52,20 @@ def _greeting(value: str) -> str:
     return value
 
 
+def _survey_text(value: str) -> str:
+    """The post-call rating (ivr/ratings) names its keys: it comes after the service, the
+    caller may simply hang up, so it is no menu before service (GB/T 33358-2016)."""
+    if not value:
+        raise ValueError("text is empty")
+    if len(value) > MAX_TEXT:
+        raise ValueError(f"text is longer than {MAX_TEXT} characters")
+    if "{" in value or "}" in value:
+        raise ValueError("a fixed prompt has no {fields}; templates live under 'templates'")
+    return value
+
+
 Text = Annotated[str, AfterValidator(_fixed_text)]
+SurveyText = Annotated[str, AfterValidator(_survey_text)]
 Greeting = Annotated[str, AfterValidator(_fixed_text), AfterValidator(_greeting)]
 
 
@@ -125,6 +138,21 @@ class FixedPrompts(StrictModel):
     fallback: Text
     diverted_emergency: Text = Field(alias="diverted-emergency")
     transition_generic: Text = Field(alias="transition-generic")
+    # post-call rating (ivr/ratings): after the conversation, keys 1-5 named
+    rating_ask: SurveyText = Field(
+        "请您对本次服务作出评价。非常满意请按1，满意请按2，基本满意请按3，不满意请按4，非常不满意请按5。",
+        alias="rating-ask")
+    rating_retry: SurveyText = Field(
+        "没有收到您的评价。非常满意请按1，满意请按2，基本满意请按3，不满意请按4，非常不满意请按5。",
+        alias="rating-retry")
+    rating_thanks: Text = Field("感谢您的评价，再见。", alias="rating-thanks")
+    # callbacks of missed and abandoned callers (ivr/callbacks): the caller hears it on answer
+    callback_intro: Text = Field("您好，这里是12345政务服务便民热线，给您回电。",
+                                 alias="callback-intro")
+    # "this call may be recorded" (ivr/quality), right after the answer, in the regions of
+    # routing_rules.yaml recording.disclosure.regions
+    recording_notice: Text = Field("为了提高服务质量，您的通话可能会被录音。",
+                                   alias="recording-notice")
 
     def by_id(self) -> dict[str, str]:
         """Prompt id → text, in file order."""

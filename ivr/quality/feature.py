@@ -6,10 +6,10 @@ import asyncio
 import logging
 
 from ivr.calls.feature import RouteExtras
-from ivr.core.events import CallEvent, Event
+from ivr.core.events import AuditRecorded, CallEvent, Event
 from ivr.core.features import AmiSubscription, Core, Feature
 from ivr.core.supervisor import TaskSpec
-from ivr.quality.recording import AuditRecorded, RecordingService
+from ivr.quality.recording import RecordingService
 from ivr.quality.store import DB_NAME, QualityStore
 from ivr.quality.supervision import SupervisionService
 
@@ -62,7 +62,7 @@ def register(core: Core) -> Feature:
     return Feature(
         name="quality",
         agi_scripts={"supervise": supervision.handle_agi},
-        ami=(AmiSubscription(frozenset({"Hangup"}), queued=supervision.on_hangup),),
+        ami=(AmiSubscription(frozenset({"Hangup", "UserEvent"}), queued=supervision.on_ami),),
         control_ops={op: supervision.handle for op in SupervisionService.OPERATIONS},
         tasks=(TaskSpec("recording-disk", disk_guard),
                TaskSpec("recording-retention", retention),

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 from ivr.clock import Clock
 from ivr.config.engine import EngineConfig
-from ivr.core.events import CallEvent, Event, StepRecorder
+from ivr.core.events import CallEvent, Event, RecordingDiskLow, StepRecorder
 from ivr.masking import mask_number
 from ivr.quality.settings import FORMAT_RATES, RecordingFormat, RecordingRules
 from ivr.quality.store import AuditEntry, QualityStore, Recording
@@ -38,23 +38,6 @@ LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 LISTEN_SUFFIX = "-listen"
 _SAFE_ID = re.compile(r"[^0-9A-Za-z._-]")
 _CHANNEL_SUFFIX = re.compile(r"-[0-9a-f]{8}(;\d)?$")
-
-
-@dataclass(frozen=True, kw_only=True)
-class RecordingDiskLow(Event):
-    """Free space in the recordings store crossed ``recording.min_free_mb`` (either way)."""
-
-    low: bool
-    free_mb: int
-    threshold_mb: int
-    store: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class AuditRecorded(Event):
-    """An audit entry (monitoring, export, retention deletion) was written."""
-
-    entry: dict[str, Any]
 
 
 def file_base(rules: RecordingRules, call_id: str) -> str:

@@ -90,7 +90,8 @@ class AuditEntry:
 
     at: str
     actor: str
-    action: str  # monitor_start | monitor_end | monitor_refused | export | retention_delete
+    action: str  # monitor_start | monitor_mode | monitor_end | monitor_refused | export |
+    #              retention_delete
     subject: str = ""  # the agent monitored, the file exported or deleted
     call_id: str = ""
     mode: str = ""  # listen | whisper | barge

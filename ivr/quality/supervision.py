@@ -5,8 +5,9 @@ Two ways in, one check: ``hotline supervise listen|whisper|barge AGENT --as SUPE
 ``[hotline-spy]``), and ``*31``/``*32``/``*33<agent>`` on the supervisor's phone (FastAGI
 ``supervise``: Asterisk confirms the requesting channel over AMI first).  Either way the
 supervisor must be in ``agents.yaml`` ``supervisors:`` and allowed for that agent (a skill
-or the agent's id), and the agent must be bridged in a call right now.  Every start, end
-and refusal is an audit entry (``quality.db``), published on the event stream.
+or the agent's id), and the agent must be bridged in a call right now.  Every start, mode
+switch (keys 4 / 5 / 6 on the supervisor's phone), end and refusal is an audit entry
+(``quality.db``), published on the event stream.
 """
 
 from __future__ import annotations
@@ -30,10 +31,16 @@ from ivr.quality.store import AuditEntry, QualityStore
 
 log = logging.getLogger(__name__)
 
-#: ChanSpy options per mode: q no beep or name, d DTMF 4/5/6 switch listen/whisper/barge
-#: during the session, E end when the agent's call ends; w whisper, B barge.
-MODES: dict[str, str] = {"listen": "qdE", "whisper": "qdwE", "barge": "qdBE"}
+#: ChanSpy options per mode: q no beep or name, E end when the agent's call ends, X a key
+#: with an extension in ``[hotline-spy]`` (4 / 5 / 6) leaves ChanSpy there, which announces
+#: the new mode (UserEvent ``HotlineSpyMode``, audited) and spies again; w whisper, B barge.
+#: ``dialplans/extensions.conf.tmpl`` repeats these per key (a unit test compares them).
+MODES: dict[str, str] = {"listen": "qEX", "whisper": "qwEX", "barge": "qBEX"}
+#: the keys that switch mode during a session
+MODE_KEYS: dict[str, str] = {"4": "listen", "5": "whisper", "6": "barge"}
 SPY_CONTEXT = "hotline-spy"
+#: the UserEvent the dialplan sends after a mode switch (its Uniqueid is the session's)
+MODE_EVENT = "HotlineSpyMode"
 
 
 class SupervisionError(Exception):
@@ -56,9 +63,10 @@ class Session:
     supervisor: str
     agent: str
     call_id: str
-    mode: str
+    mode: str  # the mode it started in
     started_at: datetime
     by: str  # cli | phone
+    current: str = ""  # the mode now (after keys 4 / 5 / 6); empty: as started
 
 
 @dataclass
@@ -199,7 +207,33 @@ class SupervisionService:
         await self._started(Session(session.env.get("uniqueid"), target.supervisor.id, agent_id,
                               target.call_id, mode, self._clock.now(), "phone"), target.channel)
 
-    # --- the end of a session -------------------------------------------------------------
+    # --- mode switches and the end of a session ------------------------------------------
+
+    async def on_ami(self, event: AmiMessage) -> None:
+        """AMI events of the quality feature: a mode switch, a hangup."""
+        if event.event == "UserEvent" and event.get("UserEvent") == MODE_EVENT:
+            await self.on_mode(event)
+        elif event.event == "Hangup":
+            await self.on_hangup(event)
+
+    async def on_mode(self, event: AmiMessage) -> None:
+        """The supervisor keyed 4 / 5 / 6: audit who switched whom, on which call, from which
+        mode to which, and when (nothing when the mode stays the same)."""
+        session = self.sessions.get(event.get("Uniqueid"))
+        mode = event.get("Mode")
+        if session is None or mode not in MODES:
+            log.debug("mode switch of an unknown session or mode: %s %s",
+                      event.get("Uniqueid"), mode)
+            return
+        previous = session.current or session.mode
+        if mode == previous:
+            return
+        session.current = mode
+        log.info("supervisor %s switched from %s to %s on agent %s, call %s",
+                 session.supervisor, previous, mode, session.agent, session.call_id)
+        await self._audit("monitor_mode", session.supervisor, session.agent, mode,
+                          session.call_id, "switched", by=session.by, session=session.id,
+                          from_mode=previous, to_mode=mode)
 
     async def on_hangup(self, event: AmiMessage) -> None:
         """The supervisor's channel hung up: the session ends (audited with its start)."""
@@ -214,6 +248,7 @@ class SupervisionService:
                            started_at=session.started_at.isoformat(), ended_at=now.isoformat(),
                            outcome="ended",
                            detail={"by": session.by, "session": session.id,
+                                   "last_mode": session.current or session.mode,
                                    "duration_s": round((now - session.started_at)
                                                        .total_seconds(), 1)})
         await self._write(entry)

@@ -147,6 +147,18 @@ th:first-child,td:first-child{text-align:left}
 """
 
 
+def kpi_cards(kpis: Sequence[tuple[str, str, str]]) -> str:
+    """Headline figures as cards: (label, value, ``good``/``bad``/``""``)."""
+    return "".join(f"<div class='kpi {c}'>{escape(k)}<b>{escape(v)}</b></div>" for k, v, c in kpis)
+
+
+def page(title: str, heading: str, body: str, style: str = "") -> str:
+    """The report pages' shell (``hotline report``, ``hotline listening report --html``)."""
+    return ("<!doctype html><html lang=zh><meta charset=utf-8>"
+            f"<title>{escape(title)}</title><style>{_STYLE}{style}</style>"
+            f"<h1>{escape(heading)}</h1>{body}</html>\n")
+
+
 def render_html(report: Report, font: str | bool | None = True) -> str:
     """The page.  ``font``: True finds a CJK font, None/False forces English plot labels."""
     family = cjk_font() if font is True else (font or None)
@@ -182,15 +194,12 @@ def render_html(report: Report, font: str | bool | None = True) -> str:
         f"<td>{escape(', '.join(f'{p} {n}' for p, n in line.phases.items()))}</td>"
         f"<td>{escape(line.last_call or '-')}</td></tr>" for line in report.merger)
     period = f"{report.since.isoformat()} – {report.until.isoformat()}"
-    return (
-        "<!doctype html><html lang=zh><meta charset=utf-8>"
-        f"<title>12345 热线运营报表 {escape(period)}</title><style>{_STYLE}</style>"
-        f"<h1>12345 热线运营报表 · operations report</h1><p>{escape(period)}</p>"
-        + "".join(f"<div class='kpi {c}'>{escape(k)}<b>{escape(v)}</b></div>" for k, v, c in kpis)
+    return page(
+        f"12345 热线运营报表 {period}", "12345 热线运营报表 · operations report",
+        f"<p>{escape(period)}</p>" + kpi_cards(kpis)
         + "<div>" + "".join(f"<img alt='{escape(name)}' src='{uri}'>" for name, uri in images.items())
         + "</div>"
         f"<h2>指标 KPIs</h2><table><tr><th></th>{head}</tr>{rows}</table>"
         "<h2>原热线号码话务 merger traffic</h2>"
         "<table><tr><th>号码 number</th><th>线路 line</th><th>方式 mode</th><th>呼入 calls</th>"
-        f"<th>阶段 phases</th><th>最近 last call</th></tr>{merger}</table></html>\n"
-    )
+        f"<th>阶段 phases</th><th>最近 last call</th></tr>{merger}</table>")

@@ -111,6 +111,8 @@ class KpiTally:
         k.workorders += call.workorders
         k.listened += call.listened
         k.pre_classified += call.pre_classified
+        # Satisfaction (ratings) and callbacks made / connected come in ``call.extra``
+        # (ivr/reports/source.py ``Extras``), counted here once those stores are wired in.
 
     def kpis(self) -> Kpis:
         """The figures so far (rates, averages and p90 computed now)."""

@@ -9,10 +9,12 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field
 
 from ivr.catalogue.model import Identifier, Number, ScheduleOverride
+from ivr.config.callbacks import CallbackRules
 from ivr.config.validate import StrictModel
 from ivr.metrics.settings import MetricsRules
 from ivr.mqtt.settings import MqttRules
 from ivr.quality.settings import RecordingRules
+from ivr.ratings.settings import SurveyRules
 from ivr.speech.rules import ClassificationRules
 from ivr.speech.settings import ListeningRules
 from ivr.web.settings import WebRules
@@ -194,3 +196,5 @@ class RoutingRules(StrictModel):
     metrics: MetricsRules = MetricsRules()  # Prometheus /metrics (docs/operations.md)
     web: WebRules = WebRules()  # wallboard and agent desk (docs/operations.md)
     recording: RecordingRules = RecordingRules()  # call recording, retention (docs/quality.md)
+    survey: SurveyRules = SurveyRules()  # post-call rating and follow-ups (docs/ratings.md)
+    callbacks: CallbackRules = CallbackRules()  # missed and abandoned callers (docs/callbacks.md)

@@ -65,8 +65,10 @@ class WebApp:
 
     def __init__(self, board: LiveBoard, users: Callable[[], Users], pause: PauseAction,
                  session_s: float = 12 * 3600, transfer: TransferAction = _no_transfer,
-                 supervise: SuperviseAction = _no_supervise) -> None:
+                 supervise: SuperviseAction = _no_supervise,
+                 endpoints: Callable[[], dict[str, str]] = dict) -> None:
         self.board = board
+        self._endpoints = endpoints  # transferable endpoints: name -> description
         self._users = users
         self._pause = pause
         self._transfer = transfer
@@ -170,7 +172,7 @@ class WebApp:
         found = self._current(request)
         if found.user.role != "agent":
             return self._html(pages.forbidden_page(found.user.role), 403)
-        return self._html(pages.desk_page(found.user.name, found.csrf))
+        return self._html(pages.desk_page(found.user.name, found.csrf, self._endpoints()))
 
     def _view(self, found: Session) -> dict[str, Any]:
         if found.user.role == "supervisor":
@@ -245,8 +247,9 @@ class WebApp:
             raise web.HTTPBadRequest(text="JSON body expected") from None
         target = str(body.get("target", "")) if isinstance(body, dict) else ""
         summary = str(body.get("summary") or "")[:MAX_SUMMARY] if isinstance(body, dict) else ""
-        if target not in TRANSFER_TARGETS:
-            raise web.HTTPBadRequest(text=f"target must be one of {', '.join(TRANSFER_TARGETS)}")
+        allowed = (*TRANSFER_TARGETS, *self._endpoints())
+        if target not in allowed:
+            raise web.HTTPBadRequest(text=f"target must be one of {', '.join(allowed)}")
         call = self.board.desk(found.user.id)["call"]
         if call is None or call["state"] != "talking":
             return web.Response(status=409, text="no call in progress")

@@ -7,7 +7,9 @@
 - agents by state: ``AgentStateChanged`` as it happens, the ACD snapshot (every second)
   for agents that were already logged in;
 - each agent's screen pop: the call offered to the agent's phone (``ringing`` to its
-  interface), with line, phase, masked caller number and the speech classification.
+  interface), with line, phase, masked caller number and the speech classification, and
+  the caller's earlier calls and unfinished work orders once the feature has looked them
+  up (:meth:`LiveBoard.take_lookups`, :meth:`LiveBoard.set_history`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from ivr.reports.kpi import (
 from ivr.web.users import User
 
 MAX_LIVE_CALLS = 20_000
+MAX_HISTORIES = 1_000  # callers' pasts kept for calls offered to desks
 STATES = ("available", "ringing", "on_call", "wrap_up", "paused", "logged_out")
 
 
@@ -49,6 +52,8 @@ class LiveBoard:
         self.waiting: dict[str, tuple[str, datetime]] = {}  # call id -> (skill, since)
         self.agent_states: dict[str, tuple[str, datetime]] = {}  # agent id -> (state, since)
         self.pops: dict[str, dict[str, Any]] = {}  # agent id -> the call offered
+        self._lookups: list[str] = []  # calls offered whose caller's past is not known yet
+        self._history: OrderedDict[str, tuple[list[Any], list[Any]]] = OrderedDict()
         self.version = 0
         self._changed = asyncio.Event()
 
@@ -148,10 +153,33 @@ class LiveBoard:
             "mode": decided.get("mode"), "phase": decided.get("phase"),
             "caller": decided.get("caller"),  # masked by the routing feature
             "skill": decided.get("skill"), "classification": None, "transcript": None,
+            "history": None, "orders": None,  # None: still being looked up
         }
         if classified is not None:
             pop.update(self._classification(classified))
+        known = self._history.get(call_id)
+        if known is not None:
+            pop["history"], pop["orders"] = known
+        elif call_id not in self._lookups:
+            self._lookups.append(call_id)
+            del self._lookups[:-MAX_HISTORIES]  # the feature takes them after every event
         return pop
+
+    def take_lookups(self) -> list[str]:
+        """The calls offered since the last call whose caller's past is still to look up."""
+        found, self._lookups = self._lookups, []
+        return found
+
+    def set_history(self, call_id: str, history: list[dict[str, Any]],
+                    orders: list[dict[str, Any]]) -> None:
+        """The caller's earlier calls and unfinished work orders, onto every desk showing the call."""
+        self._history[call_id] = (history, orders)
+        while len(self._history) > MAX_HISTORIES:
+            self._history.popitem(last=False)
+        for pop in self.pops.values():
+            if pop["call_id"] == call_id:
+                pop["history"], pop["orders"] = history, orders
+        self._bump()
 
     def apply_snapshot(self, snapshot: Mapping[str, Any] | None) -> None:
         """Agents from the ACD's snapshot; a state an event reported later is kept."""

@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 from ivr.core.events import AgentStateChanged, CallEvent
-from ivr.core.features import Core, Feature
+from ivr.core.features import Core, Feature, MissingService
 from ivr.core.supervisor import TaskSpec
+from ivr.web import history
 from ivr.web.app import WebApp, serve
 from ivr.web.board import LiveBoard
 from ivr.web.users import User, Users, load_users
@@ -93,12 +95,42 @@ def register(core: Core) -> Feature:
             return str(exc)
         return None if reply.get("ok") else str(reply.get("error") or "refused")
 
+    def endpoints() -> dict[str, str]:
+        """The endpoints an agent may transfer to (sub-centers, utilities, departments)."""
+        return {name: e.description or name
+                for name, e in core.current().rules.endpoints.items() if e.transferable}
+
     web_app = WebApp(board, users, pause, session_s=rules.session_hours * 3600,
-                     transfer=transfer, supervise=supervise)
+                     transfer=transfer, supervise=supervise, endpoints=endpoints)
+
+    orders: history.OpenOrders | None = None
+    try:  # the caller's unfinished work orders, where the workorders feature runs
+        from ivr.workorders.queries import open_for_calls
+        from ivr.workorders.store import WorkOrderStore
+
+        store = core.need(WorkOrderStore)  # type: ignore[type-abstract]
+
+        async def open_orders(call_ids: Sequence[str]) -> list[Any]:
+            return await asyncio.to_thread(open_for_calls, store, call_ids)
+
+        orders = open_orders
+    except MissingService:
+        pass
+
+    async def look_up(call_id: str) -> None:
+        """The caller's earlier calls and open work orders onto the desk (best effort)."""
+        try:
+            calls, found = await history.lookup(call_id, core.calls.same_caller, orders)
+        except Exception:
+            log.exception("web: the history of call %s could not be read", call_id)
+            calls, found = [], []
+        board.set_history(call_id, calls, found)
 
     async def consume() -> None:
         async for event in queue:
             board.handle(event)
+            for call_id in board.take_lookups():
+                core.spawn(look_up(call_id), f"web-history-{call_id}")
 
     async def poll_snapshot() -> None:
         path = core.run_dir.acd_snapshot

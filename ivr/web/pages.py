@@ -143,6 +143,25 @@ const STATE={available:'空闲',ringing:'振铃',on_call:'通话中',wrap_up:'�
 const PHASE={active:'正常',transition:'过渡期',cancelled:'已取消',not_yet_merged:'未归并'};
 const MODE={whole_merge:'整体并入',dual_number:'双号并行',sub_center:'设分中心'};
 const CALL={ringing:'来电振铃',talking:'通话中',ended:'已结束'};
+const OUTCOME={answered:'坐席接听',connected:'已接通',abandoned:'放弃',callback:'待回拨',
+ fallback:'转兜底席',unanswered:'未接通',live:'进行中'};
+const ORDER={open:'待派发',sent:'已派发',acknowledged:'已送达',accepted:'已签收',returned:'已退回'};
+const when=v=>v?new Date(v).toLocaleString('zh-CN',{hour12:false}):'–';
+function past(c){
+ const h=c.history,o=c.orders;
+ const calls=h==null?'<p class=muted>查询中… looking up</p>':h.length?`<table id=history>
+  <tr><th>时间 time</th><th>线路 line</th><th>结果 outcome</th></tr>${h.map(x=>
+  `<tr class=earlier data-call="${esc(x.call_id)}"><td>${esc(when(x.at))}</td>
+   <td>${esc(x.number)} ${esc(x.line_name)}</td>
+   <td class=outcome>${esc(OUTCOME[x.outcome]||x.outcome)}</td></tr>`).join('')}</table>`
+  :'<p id=history class=muted>无历史来电 first call</p>';
+ const orders=o==null?'':o.length?`<table id=orders>
+  <tr><th>工单 order</th><th>部门 department</th><th>状态 status</th><th>摘要 summary</th></tr>${o.map(x=>
+  `<tr class=order><td>${esc(x.id)}</td><td>${esc(x.department)}</td>
+   <td>${esc(ORDER[x.status]||x.status)}</td><td>${esc(x.summary)}</td></tr>`).join('')}</table>`
+  :'<p id=orders class=muted>无未办结工单 no open work orders</p>';
+ return `<h2>历史来电 earlier calls</h2>${calls}<h2>未办结工单 open work orders</h2>${orders}`;
+}
 const csrf=document.body.dataset.csrf;
 function render(d){
  const st=document.getElementById('state');
@@ -158,7 +177,8 @@ function render(d){
   <tr><th>归并方式/阶段 mode/phase</th>
    <td id=phase>${esc(MODE[c.mode]||c.mode||'12345')} · ${esc(PHASE[c.phase]||c.phase)}</td></tr>
   <tr><th>语音分类 classification</th><td id=classification>${esc(heard)}</td></tr>
-  <tr><th>来电内容 transcript</th><td id=transcript>${esc(c.transcript||'–')}</td></tr></table>`;
+  <tr><th>来电内容 transcript</th><td id=transcript>${esc(c.transcript||'–')}</td></tr></table>
+  <div id=past>${past(c)}</div>`;
 }
 async function act(what){
  const r=await fetch('/api/'+what,{method:'POST',headers:{'X-CSRF-Token':csrf}});
@@ -170,7 +190,8 @@ async function transfer(target){
   'Content-Type':'application/json'},body:JSON.stringify({target,summary})});
  document.getElementById('result').textContent=r.ok?'已转接 transferred':'失败: '+(await r.text());
 }
-document.querySelectorAll('button.xfer').forEach(b=>b.onclick=()=>transfer(b.dataset.target));
+document.querySelectorAll('button.xfer').forEach(b=>b.onclick=()=>transfer(b.dataset.target||
+ document.getElementById('xfer-endpoint').value));
 document.getElementById('pause').onclick=()=>act('pause');
 document.getElementById('resume').onclick=()=>act('resume');
 const es=new EventSource('/events');
@@ -178,12 +199,19 @@ es.onmessage=e=>render(JSON.parse(e.data));
 """
 
 
-def desk_page(name: str, csrf: str) -> str:
-    """An agent's desk: the call offered (screen pop) and pause/resume."""
+def desk_page(name: str, csrf: str, endpoints: dict[str, str] | None = None) -> str:
+    """An agent's desk: the call offered (screen pop), pause/resume, transfers (the line's
+    sub-center, the emergency services, or any transferable ``endpoints``: name -> label)."""
+    options = "".join(f"<option value='{escape(n)}'>{escape(label)}</option>"
+                      for n, label in (endpoints or {}).items())
+    chooser = (f"<p><select id=xfer-endpoint>{options}</select> "
+               "<button class=xfer id=xfer-endpoint-go>转接所选 transfer</button></p>"
+               if options else "")
     return (
         "<!doctype html><html lang=zh><meta charset=utf-8><title>12345 坐席工作台</title>"
         f"<style>{_BASE_CSS}#state{{font-size:1.6em}}#call th{{width:12em;color:#9fb2c8}}"
-        "#callstate{font-size:1.4em}.call-ringing{color:#ffd166}.call-talking{color:#4fa3ff}"
+        "#callstate{font-size:1.4em}#past h2{margin-top:.8em}"
+        "#past th{width:auto}.call-ringing{color:#ffd166}.call-talking{color:#4fa3ff}"
         "#pause{background:#ff9f43}#resume{background:#5fd38d}.xfer{background:#4fa3ff;margin:.2em}"
         "#xfer-110,#xfer-119,#xfer-120,#xfer-122{background:#ff6b6b}</style>"
         f"<body data-csrf='{escape(csrf)}'>"
@@ -196,7 +224,7 @@ def desk_page(name: str, csrf: str) -> str:
         "<button class=xfer id=xfer-line data-target=line>转本线路分中心 line's sub-center</button> "
         + " ".join(f"<button class=xfer id=xfer-{n} data-target={n}>{n}</button>"
                    for n in ("110", "119", "120", "122"))
-        + "<p><label>工单摘要 work-order summary<br><textarea id=summary maxlength=500 rows=3 "
+        + chooser + "<p><label>工单摘要 work-order summary<br><textarea id=summary maxlength=500 rows=3 "
         "style='width:100%;font:inherit'></textarea></label></p></div>"
         f"</main><script>{_DESK_JS}</script></body></html>\n"
     )

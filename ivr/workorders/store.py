@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import builtins
 import json
-import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from ivr.core.sqlitedb import SchemaTooNew, open_private_db
 from ivr.workorders.model import (
     LOCAL_TZ,
     UNACKNOWLEDGED,
@@ -195,31 +195,10 @@ class SqliteWorkOrderStore:
         self.path = path
         self._tz = tz
         self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if not path.exists():
-            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        opened = False
         try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._migrate()
-            opened = True
-        finally:
-            if not opened:  # whatever stopped it (an error, a cancellation): no open handle left
-                self._db.close()
-
-    def _migrate(self) -> None:
-        with self._write() as db:
-            version: int = db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise WorkOrderStoreError(f"{self.path}: schema version {version} is newer than "
-                                          f"this program's {SCHEMA_VERSION}")
-            for steps in MIGRATIONS[version:]:
-                for statement in steps:
-                    db.execute(statement)
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self._db = open_private_db(path, MIGRATIONS)
+        except SchemaTooNew as exc:
+            raise WorkOrderStoreError(str(exc)) from None
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:

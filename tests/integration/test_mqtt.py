@@ -400,3 +400,33 @@ def test_status_updates_follow_the_state_machine_and_forgeries_are_refused(
     assert [h["status"] for h in order["history"]] == ["open", "sent", "acknowledged", "accepted",
                                                       "resolved"]
     assert all("冒名" not in h["note"] for h in order["history"])
+
+
+def test_recording_and_audit_events_name_the_call_but_no_file(
+        sandbox: SandboxState, hotline_ctl: ControllerProcess, broker: Broker, traces: Path,
+        stack: ExitStack) -> None:
+    """Issue 15: a recorded call's recording steps and an audit entry reach the broker with
+    the caller masked and no file path of call data."""
+    watcher = Client(broker, "hotline", f"{ROOT}/call/+/+")
+    stack.callback(watcher.close)
+    watcher.subscribe(f"{ROOT}/audit/+")
+    record, _ = answered_call(sandbox, hotline_ctl, traces, "12345", caller=CALLER)
+    # supervisor 1102 may monitor agents 1005 and 1006 only: refused, audited, published
+    hotline(hotline_ctl, broker, "supervise", "listen", "1001", "--as", "1102", ok=False)
+    deadline = time.monotonic() + 15
+    while True:
+        mine = watcher.payloads(f"{ROOT}/call/{record.call_id}/")
+        steps = {p["event"] for _, p in mine}
+        refused = watcher.payloads(f"{ROOT}/audit/monitor_refused")
+        if refused and "recording_started" in steps and steps & {"recording", "recording_empty"}:
+            break
+        assert time.monotonic() < deadline, (steps, refused, hotline_ctl.log_tail())
+        time.sleep(0.1)
+    started = next(p for _, p in mine if p["event"] == "recording_started")
+    assert started["data"]["format"] and "agent:1001" in started["data"]["parties"]
+    assert "path" not in started["data"] and started["caller"] == "138******00"
+    (_topic, entry), *_ = refused
+    assert (entry["actor"], entry["subject"], entry["action"], entry["mode"]) == (
+        "1102", "1001", "monitor_refused", "listen")
+    raw = b"".join(p for t, p in watcher.messages)
+    assert CALLER.encode() not in raw and b"/recordings/" not in raw and b".gsm" not in raw

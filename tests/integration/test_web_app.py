@@ -53,7 +53,8 @@ class Setup:
             self.transfers.append((call_id, target, summary))
             return None
 
-        self.web = WebApp(self.board, lambda: self.users, pause, transfer=transfer)
+        self.web = WebApp(self.board, lambda: self.users, pause, transfer=transfer,
+                          endpoints=lambda: {"subcenter-12366": "税务 tax sub-center"})
 
     def step(self, call_id: str, name: str, seconds: float = 0, **data: Any) -> None:
         self.board.handle(call_event(name, call_id, T0 + timedelta(seconds=seconds), data))
@@ -198,6 +199,12 @@ async def test_the_desk_transfers_only_its_own_call_in_progress(
     assert (await client.post("/api/transfer", json=body)).status == 403  # no CSRF token
     assert (await client.post("/api/transfer", json=body, headers=headers)).status == 200
     assert setup.transfers == [("c3", "line", "咨询个税，需分中心答复")]
+    # any transferable endpoint of the configuration, offered in the desk's list
+    assert "<option value='subcenter-12366'>税务 tax sub-center</option>" in await (
+        await client.get("/desk")).text()
+    endpoint = {"target": "subcenter-12366", "summary": ""}
+    assert (await client.post("/api/transfer", json=endpoint, headers=headers)).status == 200
+    assert setup.transfers[-1] == ("c3", "subcenter-12366", "")
 
 
 async def test_monitoring_is_for_supervisors_with_a_phone(

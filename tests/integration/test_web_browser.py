@@ -4,7 +4,9 @@ by selenium through chromium-driver; nothing downloaded at run time), with real 
 An agent logs in; a SIPp call arrives and the desk shows its line, masked number, phase
 and classification within 1 s of the agent's phone ringing; pause in the desk pauses the
 agent in the ACD.  A supervisor's wallboard shows the waiting count rise and fall with a
-real caller without a reload; an agent cannot open the wallboard.  Screenshots go to
+real caller without a reload; an agent cannot open the wallboard; a caller's second call
+shows the first on the desk; the desk's transfer button reaches the sub-center's phone.
+Screenshots go to
 ``test-screenshots/`` (git-ignored) for a reviewer."""
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import pytest
 from hotline_sandbox.state import SandboxState
 from ivr.core.callstore import CallRecord
 from testkit.controller import ControllerProcess
-from testkit.sipp import answering_peer, place_call
+from testkit.sipp import SippPeer, answering_peer, place_call
 from tests.integration.conftest import REPO, hotline, unavailable
 
 WEB_PORT = 8346
@@ -237,3 +239,87 @@ def test_an_agent_cannot_open_the_wallboard(
     driver.get(f"{BASE}/wallboard")
     assert "403" in text_of(driver, "forbidden")
     assert "实时大屏" not in driver.page_source
+
+
+def test_a_second_call_shows_the_callers_first_call_on_the_desk(
+        sandbox: SandboxState, controller: ControllerProcess, traces: Path,
+        browsers: Callable[[], WebDriver]) -> None:
+    from selenium.webdriver.common.by import By
+
+    web_up(controller)
+    desk = browsers()
+    log_in(desk, "2001", passwords(controller)["2001"])
+    wait_for(lambda: desk.current_url.endswith("/desk"), 5, lambda: desk.current_url)
+    desk.execute_script("es.addEventListener('message',e=>{window.__last=e.data})")
+    hotline(sandbox, controller.config_dir, "agent", "pause", "2002")  # 2001 takes both calls
+    try:
+        phone = answering_peer(sandbox.peer_ports["agent-1001"], traces,
+                               scenario="agent_answer_hangup.xml", hold_ms=1500, timeout_s=90)
+        first = place_call("12345", traces, caller="13800000613", name="first-call", timeout_s=90)
+        assert first.wait(90) == 0, first.describe()
+        assert phone.wait(10) == 0, phone.describe()
+        earlier = wait_for(lambda: (r := newest(controller, "12345")) and r.first("hangup") and r,
+                           10, lambda: controller.log_tail())
+        # a first-time caller's desk says so (this number never called before)
+        wait_for(lambda: "无历史来电" in text_of(desk, "history"), 10, lambda: text_of(desk, "past"))
+
+        phone = answering_peer(sandbox.peer_ports["agent-1001"], traces,
+                               scenario="agent_answer_hangup.xml", hold_ms=3000, timeout_s=90)
+        again = place_call("12345", traces, caller="13800000613", name="second-call", timeout_s=90)
+
+        def first_call_row() -> Any:
+            rows = desk.find_elements(By.CSS_SELECTOR, "#history tr.earlier")
+            return [r for r in rows if r.get_attribute("data-call") == earlier.call_id]
+
+        rows = wait_for(first_call_row, 60, lambda: f"page: {text_of(desk, 'call')}\nlast "
+                        f"message: {desk.execute_script('return window.__last')}\n"
+                        + controller.log_tail())
+        screenshot(desk, "desk-history.png")
+        assert "坐席接听" in rows[0].text and "12345" in rows[0].text
+        assert "13800000613" not in desk.page_source and "*" in text_of(desk, "caller")
+        assert again.wait(90) == 0, again.describe()
+        assert phone.wait(10) == 0, phone.describe()
+    finally:
+        hotline(sandbox, controller.config_dir, "agent", "resume", "2001", "2002")
+
+
+def test_the_desk_transfer_button_reaches_the_sub_center(
+        sandbox: SandboxState, controller: ControllerProcess, traces: Path,
+        browsers: Callable[[], WebDriver]) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    from hotline_sandbox import api
+
+    web_up(controller)
+    desk = browsers()
+    log_in(desk, "2001", passwords(controller)["2001"])
+    wait_for(lambda: desk.current_url.endswith("/desk"), 5, lambda: desk.current_url)
+    hotline(sandbox, controller.config_dir, "agent", "pause", "2002")
+    peers: list[SippPeer] = []
+    try:
+        peers.append(answering_peer(sandbox.peer_ports["agent-1001"], traces,
+                                    scenario="agent_answer.xml", timeout_s=90))
+        peers.append(place_call("12345", traces, caller="13800000614", name="xfer-caller",
+                                timeout_s=90))
+        wait_for(lambda: text_of(desk, "callstate") == "通话中", 60, lambda: controller.log_tail())
+        call_id = desk.find_element(By.ID, "call").get_attribute("data-call")
+        sub = answering_peer(sandbox.peer_ports["subcenters"], traces,
+                             scenario="agent_answer_hangup.xml", hold_ms=3000, timeout_s=60)
+        peers.append(sub)
+        Select(desk.find_element(By.ID, "xfer-endpoint")).select_by_value("subcenter-12366")
+        desk.find_element(By.ID, "summary").send_keys("企业所得税汇算清缴咨询")
+        desk.find_element(By.ID, "xfer-endpoint-go").click()
+        wait_for(lambda: text_of(desk, "result") == "已转接 transferred", 10,
+                 lambda: text_of(desk, "result"))
+        controller.wait_for_step("transfer_answered", timeout_s=30, call_id=call_id)
+        screenshot(desk, "desk-transfer.png")
+        assert sub.wait(30) == 0, sub.describe()  # the sub-center's phone rang and answered
+        requested = controller.wait_for_step("transfer_requested", timeout_s=5, call_id=call_id)[1]
+        assert "12366" in json.dumps(requested, ensure_ascii=False)
+    finally:
+        api.asterisk_cli("channel request hangup all")
+        time.sleep(0.5)
+        for peer in peers:
+            peer.stop()
+        hotline(sandbox, controller.config_dir, "agent", "resume", "2001", "2002")

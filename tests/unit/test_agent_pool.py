@@ -133,15 +133,3 @@ def test_resync_rebuilds_agents_and_waiting_callers(config: EngineConfig) -> Non
     assert acd.agents["pjsip/agent-1005"].state is AgentState.ON_CALL
     assert "pjsip/agent-1006" not in acd.agents
     assert acd.metrics.queue("hl-tax").longest_wait_s(T0) == 12.0
-
-
-def test_html_page_shows_the_kpis_coloured_against_the_targets(config: EngineConfig) -> None:
-    from agent_pool.report import render_html
-
-    acd = tracker(config.roster)
-    acd.handle(event("QueueCallerJoin", Queue="hl-tax", Uniqueid="a"), T0)
-    acd.handle(event("AgentConnect", Queue="hl-tax", Interface="PJSIP/agent-1001",
-                     HoldTime="40", Uniqueid="a"), T0)
-    page = render_html(acd.snapshot(T0))
-    assert "hl-tax" in page and "0.0%" in page
-    assert "class='kpi bad'>answered within 15 s" in page

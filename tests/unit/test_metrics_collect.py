@@ -238,3 +238,42 @@ def test_mqtt_backlog_where_mqtt_runs() -> None:
     assert value(m, "hotline_mqtt_backlog_events") == 7
     assert value(m, "hotline_mqtt_events_dropped_total") == 2
     assert value(m, "hotline_mqtt_connected") == 0
+
+
+def test_work_orders_awaiting_acknowledgement_per_department() -> None:
+    from ivr.metrics.collect import WorkOrderBacklogCollector
+    from ivr.workorders.model import WorkOrderStatus
+    from ivr.workorders.queries import awaiting_ack_by_department
+    from ivr.workorders.store import InMemoryWorkOrderStore
+
+    store = InMemoryWorkOrderStore()
+
+    def file(target: str, department: str | None) -> str:
+        return store.create(call_id=f"c-{target}", created_at=T0, target=target,
+                            target_kind="subcenter", reason="no_answer", summary="s",
+                            department=department).id
+
+    file("subcenter-12366", "tax")
+    sent = file("subcenter-12366", "tax")
+    store.set_status(sent, WorkOrderStatus.SENT, T0)
+    acked = file("subcenter-12360", "customs")
+    store.set_status(acked, WorkOrderStatus.SENT, T0)
+    store.set_status(acked, WorkOrderStatus.ACKNOWLEDGED, T0)
+    file("utility-gas", None)
+    file("utility-power", "not-a-configured-one")
+    metrics = HotlineMetrics(Clock().now)
+    metrics.registry.register(WorkOrderBacklogCollector(
+        lambda: awaiting_ack_by_department(store), lambda: ("customs", "tax")))
+    got = samples(metrics)
+    name = "hotline_workorders_awaiting_ack"
+    assert got[(name, (("department", "tax"),))] == 2  # open and sent both wait
+    assert got[(name, (("department", "customs"),))] == 0  # acknowledged: not waiting
+    assert got[(name, (("department", "none"),))] == 1
+    assert got[(name, (("department", "other"),))] == 1  # bounded labels
+
+    def broken() -> dict[str, int]:
+        raise OSError("database is locked")
+
+    failing = HotlineMetrics(Clock().now)
+    failing.registry.register(WorkOrderBacklogCollector(broken, lambda: ("tax",)))
+    assert not [k for k in samples(failing) if k[0] == name]  # no sample, the scrape works

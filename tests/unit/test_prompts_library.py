@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ivr.prompts.library import PromptLibrary, transition_prompt_id
+from ivr.prompts.library import SEEN_FOR_S, PromptLibrary, transition_prompt_id
 
 
 def _touch(path: Path) -> None:
@@ -15,10 +15,14 @@ def _touch(path: Path) -> None:
 
 
 def test_custom_recording_is_preferred(tmp_path: Path) -> None:
-    library = PromptLibrary(tmp_path)
+    now = [100.0]
+    library = PromptLibrary(tmp_path, clock=lambda: now[0])
     _touch(tmp_path / "generated" / "greeting.wav")
     assert library.sound_name("greeting") == "hotline/generated/greeting"
     _touch(tmp_path / "custom" / "greeting.wav")
+    # per call the name is not looked up on disk again until SEEN_FOR_S has passed
+    assert library.sound_name("greeting") == "hotline/generated/greeting"
+    now[0] += SEEN_FOR_S
     assert library.sound_name("greeting") == "hotline/custom/greeting"
     assert library.path("greeting") == tmp_path / "custom" / "greeting.wav"
 

@@ -20,9 +20,8 @@ from pydantic import ValidationError
 
 from ivr.config.engine import EngineConfig, load_engine_config
 from ivr.core.decision_vars import DECISION_FIELDS, packed, unescape_fields
-from ivr.core.events import CallEvent, Event, call_event
+from ivr.core.events import CallEvent, Event, RecordingDiskLow, call_event
 from ivr.quality.recording import (
-    RecordingDiskLow,
     RecordingService,
     audio_seconds,
     file_base,

@@ -17,7 +17,7 @@ from ivr.ami.codec import AmiMessage
 from ivr.config.engine import load_engine_config
 from ivr.config.roster import Roster
 from ivr.quality.store import QualityStore
-from ivr.quality.supervision import MODES, SupervisionService
+from ivr.quality.supervision import MODE_EVENT, MODE_KEYS, MODES, SupervisionService
 
 REPO = Path(__file__).resolve().parents[2]
 AT = datetime(2026, 11, 29, 2, 0, tzinfo=UTC)
@@ -103,7 +103,49 @@ def test_a_roster_without_supervisors_is_still_valid() -> None:
 
 
 def test_modes_map_to_chanspy_options() -> None:
-    assert MODES == {"listen": "qdE", "whisper": "qdwE", "barge": "qdBE"}
+    assert MODES == {"listen": "qEX", "whisper": "qwEX", "barge": "qBEX"}
+    assert MODE_KEYS == {"4": "listen", "5": "whisper", "6": "barge"}
+
+
+def test_the_dialplan_switches_modes_with_the_same_options() -> None:
+    """Keys 4 / 5 / 6 in [hotline-spy] set the options of MODES and announce the mode."""
+    text = (REPO / "dialplans" / "extensions.conf.tmpl").read_text(encoding="utf-8")
+    spy = text[text.index("[hotline-spy]\n"):]
+    spy = spy[:spy.index("\n[", 1)]
+    for key, mode in MODE_KEYS.items():
+        block = spy[spy.index(f"exten => {key},1,"):]
+        block = block[:block.index("Goto(mode,1)")]
+        assert f"Set(HOTLINE_SPY_MODE={mode})" in block, block
+        assert f"Set(HOTLINE_SPY_OPTIONS={MODES[mode]})" in block, block
+    assert f"UserEvent({MODE_EVENT},CallId: ${{HOTLINE_CALL_ID}},Mode: ${{HOTLINE_SPY_MODE}})" \
+        in spy
+
+
+def test_a_mode_switch_from_the_phone_is_audited(tmp_path: Path) -> None:
+    svc, _, store = service(tmp_path)
+    reply = asyncio.run(svc.handle("supervise.start",
+                                   {"supervisor": "1101", "agent": "1001", "mode": "listen"}))
+    session = reply["result"]["session"]
+
+    def switch(mode: str, uniqueid: str = session) -> None:
+        asyncio.run(svc.on_ami(msg(Event="UserEvent", UserEvent=MODE_EVENT, Uniqueid=uniqueid,
+                                   CallId="1795917600.1", Mode=mode)))
+
+    switch("whisper")
+    switch("whisper")  # the same key again: no change, no entry
+    switch("barge")
+    switch("barge", "1795917600.77")  # not a session of this controller
+    switch("shout")
+    asyncio.run(svc.on_ami(msg(Event="Hangup", Uniqueid=session)))
+    entries = store.audit_entries()
+    assert [e.action for e in entries] == ["monitor_start", "monitor_mode", "monitor_mode",
+                                           "monitor_end"]
+    modes = [(e.actor, e.subject, e.call_id, e.detail["from_mode"], e.detail["to_mode"], e.mode,
+              e.at) for e in entries if e.action == "monitor_mode"]
+    assert modes == [("1101", "1001", "1795917600.1", "listen", "whisper", "whisper", AT.isoformat()),
+                     ("1101", "1001", "1795917600.1", "whisper", "barge", "barge", AT.isoformat())]
+    end = entries[-1]
+    assert end.mode == "listen" and end.detail["last_mode"] == "barge"
 
 
 @pytest.mark.parametrize("mode", ["listen", "whisper", "barge"])
@@ -179,7 +221,8 @@ def test_phone_code_sets_the_spy_variables_after_asterisk_confirms(tmp_path: Pat
     session = agi("PJSIP/supervisor-1101-00000050", "1795917600.5", "whisper", "1001")
     asyncio.run(svc.handle_agi(session))  # type: ignore[arg-type]
     assert session.variables == {"HOTLINE_SPY_CHANNEL": "PJSIP/agent-1001-00000032",
-                                 "HOTLINE_SPY_OPTIONS": "qdwE", "HOTLINE_SPY_RESULT": "ok"}
+                                 "HOTLINE_SPY_OPTIONS": MODES["whisper"],
+                                 "HOTLINE_SPY_RESULT": "ok"}
     assert store.audit_entries()[0].detail["by"] == "phone"
     # a phone that is no supervisor's, or an agent it may not monitor, is refused
     for channel, agent in (("PJSIP/agent-1002-00000051", "1001"),
@@ -220,3 +263,23 @@ def test_the_sandbox_renders_a_supervisor_phone_and_the_spy_contexts(tmp_path: P
                    "MixMonitor(${HOTLINE_REC_FILE}.${HOTLINE_REC_FORMAT},bi(HOTLINE_REC_ID))",
                    "MixMonitor(/var/spool/hotline12345/recordings/bench/${UNIQUEID}.gsm,b)"):
         assert needle in ext, needle
+
+
+def test_hotline_audit_shows_a_switch_from_and_to(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from ivr.cli.main import main
+    from ivr.quality.store import DB_NAME
+
+    run = tmp_path / "run"
+    monkeypatch.setenv("HOTLINE_RUN_DIR", str(run))
+    config = shipped()
+    store = QualityStore(run / DB_NAME)
+    svc = SupervisionService(lambda: config, Clock(), lambda: Ami(IN_CALL), store)
+    reply = asyncio.run(svc.handle("supervise.start",
+                                   {"supervisor": "1101", "agent": "1001", "mode": "listen"}))
+    asyncio.run(svc.on_ami(msg(Event="UserEvent", UserEvent=MODE_EVENT,
+                               Uniqueid=reply["result"]["session"], Mode="barge")))
+    assert main(["audit"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    (switch,) = [line for line in lines if "monitor_mode" in line]
+    assert "listen>barge" in switch and "1795917600.1" in switch and "1101" in switch

@@ -46,6 +46,29 @@ def select_ids(conn: sqlite3.Connection, query: CallQuery) -> list[str]:
     return ids[::-1] if newest else ids
 
 
+def same_caller_ids(conn: sqlite3.Connection, call_id: str, limit: int) -> list[str]:
+    """The ids of the other calls of ``call_id``'s caller (linked by ``caller_key``),
+    newest first, at most ``limit``; none when the call has no key."""
+    row = conn.execute("SELECT caller_key, first_at FROM calls WHERE call_id = ?",
+                       (call_id,)).fetchone()
+    if row is None or row[0] is None:
+        return []
+    return [found[0] for found in conn.execute(
+        "SELECT call_id FROM calls WHERE caller_key = ? AND call_id != ? AND first_at <= ? "
+        "ORDER BY first_at DESC, rowid DESC LIMIT ?", (row[0], call_id, row[1], limit))]
+
+
+def set_caller_key(conn: sqlite3.Connection, call_id: str, key: str) -> None:
+    """Link a call already recorded to its caller (inside the writer's open transaction)."""
+    conn.execute("UPDATE calls SET caller_key = ? WHERE call_id = ? AND caller_key IS NULL",
+                 (key, call_id))
+
+
+def same_caller(conn: sqlite3.Connection, call_id: str, limit: int) -> list[CallRecord]:
+    """The earlier calls of ``call_id``'s caller, newest first, at most ``limit``."""
+    return load(conn, same_caller_ids(conn, call_id, limit))
+
+
 def load(conn: sqlite3.Connection, ids: Sequence[str]) -> list[CallRecord]:
     """The records of ``ids``, in that order (ids without steps are left out)."""
     records = {call_id: CallRecord(call_id) for call_id in ids}

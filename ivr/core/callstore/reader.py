@@ -48,6 +48,16 @@ class CallStoreReader:
         """The calls ``query`` selects, oldest first."""
         return self._read(lambda conn: queries.calls(conn, query), [])
 
+    def same_caller(self, call_id: str, limit: int = 10) -> list[CallRecord]:
+        """The earlier calls of ``call_id``'s caller, newest first (none in a store made
+        before callers were linked and not yet opened by a controller since)."""
+        try:
+            return self._read(lambda conn: queries.same_caller(conn, call_id, limit), [])
+        except sqlite3.OperationalError as exc:
+            if "no such column" in str(exc):
+                return []
+            raise
+
     def count(self) -> int:
         """How many calls are stored."""
         return self._read(queries.count, 0)

@@ -12,6 +12,7 @@ import logging
 import queue
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Future
 from datetime import datetime
@@ -20,6 +21,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ivr.core.callstore import queries
+from ivr.core.callstore.callerkey import CallerKeyer, load_or_create_secret, secret_path
 from ivr.core.callstore.reader import CallStoreReader
 from ivr.core.callstore.record import CallQuery, CallRecord
 from ivr.core.callstore.schema import step_row
@@ -32,6 +34,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 DAY_S = 86_400.0
+#: callers linked by routing whose ``decided`` step has not been recorded yet
+MAX_PENDING_LINKS = 10_000
 
 
 class CallStore:
@@ -51,11 +55,20 @@ class CallStore:
         self._writer: Writer | None = None
         self._reader = CallStoreReader(path)
         self._lost = 0
+        self._keyer: CallerKeyer | None = None
+        self._links: OrderedDict[str, str] = OrderedDict()  # keys for decided steps to come
+        self._unlinked: OrderedDict[str, None] = OrderedDict()  # decided steps without a key
 
     # -- life cycle -------------------------------------------------------------------
 
     def open(self) -> None:
-        """Start the writer thread (schema, one-time legacy import); idempotent."""
+        """Start the writer thread (schema, one-time legacy import, the caller-link
+        secret); idempotent."""
+        if self._keyer is None:
+            try:
+                self._keyer = CallerKeyer(load_or_create_secret(secret_path(self.path)))
+            except OSError:
+                log.exception("call store: no caller-link secret; calls are not linked by caller")
         with self._lock:
             if self._writer is not None and self._writer.is_alive() and not self._writer.dead:
                 return
@@ -105,9 +118,32 @@ class CallStore:
         """Record a typed call event (an :class:`~ivr.core.events.EventStream` subscriber)."""
         self._put(event.call_id, event.step, event.at, event.data)
 
+    def link_caller(self, call_id: str, number: str) -> None:
+        """Link ``call_id`` to its caller: the keyed hash of ``number`` (never the number)
+        goes into the row of the call's ``decided`` step, recorded next; never raises."""
+        keyer = self._keyer
+        if keyer is None or not number:
+            return
+        try:
+            key = keyer(number)
+        except Exception:
+            log.exception("call store: call %s not linked to its caller", call_id)
+            return
+        if self._unlinked.pop(call_id, 0) is None:  # its decided step is already queued
+            self._submit(lambda conn: queries.set_caller_key(conn, call_id, key))
+            return
+        self._links[call_id] = key
+        while len(self._links) > MAX_PENDING_LINKS:
+            self._links.popitem(last=False)
+
     def _put(self, call_id: str, step: str, at: datetime, data: Any) -> None:
         try:
-            row = step_row(call_id, step, at, data)
+            key = self._links.pop(call_id, None) if step == "decided" else None
+            if step == "decided" and key is None and self._keyer is not None:
+                self._unlinked[call_id] = None
+                while len(self._unlinked) > MAX_PENDING_LINKS:
+                    self._unlinked.popitem(last=False)
+            row = step_row(call_id, step, at, data, caller_key=key)
         except Exception:
             log.exception("call store: step %s of call %s not recorded", step, call_id)
             return
@@ -176,6 +212,11 @@ class CallStore:
         """The calls ``query`` selects, oldest first."""
         return await self._read(lambda conn: queries.calls(conn, query),
                                 lambda: self._reader.calls(query))
+
+    async def same_caller(self, call_id: str, limit: int = 10) -> list[CallRecord]:
+        """The earlier calls of ``call_id``'s caller, newest first, at most ``limit``."""
+        return await self._read(lambda conn: queries.same_caller(conn, call_id, limit),
+                                lambda: self._reader.same_caller(call_id, limit))
 
     def get_blocking(self, call_id: str) -> CallRecord | None:
         """:meth:`get` for threads and scripts (never on the event loop)."""
