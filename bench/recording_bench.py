@@ -15,7 +15,7 @@ every file is whole is the number of simultaneous recorded calls held with no lo
 the run stops at the first level where a file is not whole or a call is not answered
 (``--all`` goes on), so the default steps find the ceiling of the machine it runs on.
 
-    .venv/bin/python bench/recording_bench.py [--levels 10,20,40,60,80,100,120,150] [--seconds 6]
+    .venv/bin/python bench/recording_bench.py [--levels 10,20,40,60,80,100,150,200,300,400,600] [--seconds 6]
 """
 
 from __future__ import annotations
@@ -185,7 +185,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--levels", type=lambda s: [int(x) for x in s.split(",")],
-                        default=[10, 20, 40, 60, 80, 100, 120, 150])
+                        default=[10, 20, 40, 60, 80, 100, 150, 200, 300, 400, 600])
     parser.add_argument("--seconds", type=float, default=6.0)
     parser.add_argument("--all", action="store_true",
                         help="run every level, not only up to the first one with a loss")

@@ -2,11 +2,12 @@
 ``[hotline-callback]`` reports back (stage kept in AstDB ``hlcb/<key>``, see
 dialplans/extensions.conf.tmpl).
 
-The Originate rings the agent first (``Local/agent@hotline-callback/n``: the ``;2`` half
-pauses the agent in every queue and dials the phone); once the agent answers, the ``;1``
-half dials the caller, plays the callback prompt to the caller on answer and bridges.
-The ``;2`` half's hangup handler unpauses the agent and sends ``HotlineCallbackEnded``
-with the last stage, which :func:`outcome_of_stage` turns into an outcome.
+The controller pauses the agent in every queue (``QueuePause``, reason ``callback``), then
+originates the agent's phone; once the agent answers, the agent's channel runs
+``[hotline-callback]``: it dials the caller, plays the callback prompt to the caller on
+answer and bridges.  The agent channel's hangup handler unpauses the agent and sends
+``HotlineCallbackEnded`` with the last stage, which :func:`outcome_of_stage` turns into an
+outcome.  An agent who does not answer leaves no stage: the controller unpauses them.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from ivr.callbacks.ports import AmiPort
 from ivr.config.callbacks import CallbackRules
 
 CONTEXT = "hotline-callback"
-AGENT_LEG_SUFFIX = "-agent"
+PAUSE_REASON = "callback"
 _BUSY = {"BUSY", "CONGESTION", "CHANUNAVAIL"}
 
 
@@ -27,7 +28,7 @@ class OriginateFailed(RuntimeError):
 
 
 def attempt_key(entry: Entry, started: datetime) -> str:
-    """The channel id of an attempt's ``;1`` leg and its AstDB key: ``cb-<id>-<ms>``."""
+    """The channel id of an attempt's agent leg and its AstDB key: ``cb-<id>-<ms>``."""
     return f"cb-{entry.id}-{int(started.timestamp() * 1000)}"
 
 
@@ -50,8 +51,8 @@ def started_of_key(key: str) -> datetime | None:
 def outcome_of_stage(stage: str) -> Outcome:
     """How an attempt ended, from the last stage the dialplan wrote.
 
-    '' (the Local channel never ran), ``agent`` or ``agent:<DIALSTATUS>``: the agent did not
-    answer; ``caller`` (the agent left while it rang) or ``caller:NOANSWER``: no answer;
+    '' (the agent's channel never reached the dialplan): the agent did not answer;
+    ``caller`` (the agent hung up while it rang) or ``caller:NOANSWER``: no answer;
     ``caller:BUSY``/``CONGESTION``/``CHANUNAVAIL``: busy; ``connected``: connected.
     """
     if stage == "connected":
@@ -62,21 +63,31 @@ def outcome_of_stage(stage: str) -> Outcome:
     return Outcome.AGENT_NO_ANSWER
 
 
+async def pause(ami: AmiPort, interface: str, paused: bool) -> None:
+    """Pause (reason ``callback``) or unpause the agent in every queue."""
+    fields = {"Interface": interface, "Paused": "true" if paused else "false"}
+    if paused:
+        fields["Reason"] = PAUSE_REASON
+    response = await ami.action("QueuePause", fields)
+    if response.get("Response") != "Success":
+        raise OriginateFailed(f"QueuePause {interface}: {response.get('Message')}")
+
+
 async def originate(ami: AmiPort, entry: Entry, key: str, agent_interface: str,
                     rules: CallbackRules, prompt: str) -> None:
-    """Start one attempt (the entry is already durably ``dialling``)."""
+    """Start one attempt: ring the agent (the entry is already durably ``dialling`` and the
+    agent paused)."""
     variables = {
         "HOTLINE_CALL_ID": entry.call_id, "HOTLINE_CB_ID": str(entry.id), "HOTLINE_CB_KEY": key,
-        "HOTLINE_CB_AGENT": agent_interface, "HOTLINE_CB_AGENT_RING": str(rules.agent_ring_s),
-        "HOTLINE_CB_DIAL": rules.dial_for(entry.number),
+        "HOTLINE_CB_AGENT": agent_interface, "HOTLINE_CB_DIAL": rules.dial_for(entry.number),
         "HOTLINE_CB_CALLER_RING": str(rules.caller_ring_s), "HOTLINE_CB_PROMPT": prompt,
         "HOTLINE_CB_CALLERID": rules.caller_id,
     }
     response = await ami.action("Originate", {
-        "Channel": f"Local/agent@{CONTEXT}/n", "Context": CONTEXT, "Exten": "caller",
-        "Priority": "1", "Timeout": str((rules.agent_ring_s + 5) * 1000),
+        "Channel": agent_interface, "Context": CONTEXT, "Exten": "caller", "Priority": "1",
+        "Timeout": str(rules.agent_ring_s * 1000),
         "CallerID": f'"{rules.caller_id}" <{rules.caller_id}>', "Async": "true",
-        "ChannelId": key, "OtherChannelId": key + AGENT_LEG_SUFFIX,
+        "ChannelId": key,
     }, variables)
     if response.get("Response") != "Success":
         raise OriginateFailed(response.get("Message") or "Originate refused")
@@ -85,6 +96,6 @@ async def originate(ami: AmiPort, entry: Entry, key: str, agent_interface: str,
 async def stage_of(ami: AmiPort, key: str) -> tuple[bool, str]:
     """After a restart: whether a channel of the attempt is still up, and its last stage."""
     channels = await ami.action_list("CoreShowChannels")
-    alive = any(c.get("Uniqueid") in (key, key + AGENT_LEG_SUFFIX) for c in channels)
+    alive = any(c.get("Uniqueid") == key for c in channels)
     response = await ami.action("Getvar", {"Variable": f"DB(hlcb/{key})"})
     return alive, response.get("Value") if response.get("Response") == "Success" else ""

@@ -13,13 +13,13 @@ from typing import Any
 
 from ivr.callbacks.model import CallbackError
 from ivr.callbacks.ports import AcdView
-from ivr.callbacks.service import CallbackService
+from ivr.callbacks.service import WAKE_EVENTS, CallbackService
 from ivr.callbacks.store import CallbackStore
 from ivr.control.protocol import error, ok
 from ivr.core.features import AmiSubscription, Core, Feature
 from ivr.core.supervisor import TaskSpec
 
-EVENTS = frozenset({"UserEvent", "QueueCallerAbandon"})
+EVENTS = frozenset({"UserEvent", "QueueCallerAbandon"}) | WAKE_EVENTS
 
 
 def register(core: Core, acd: AcdView | None = None) -> Feature:

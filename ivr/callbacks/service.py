@@ -34,6 +34,8 @@ REQUEST_EVENT = "HotlineCallbackRequest"
 ENDED_EVENT = "HotlineCallbackEnded"
 STAGE_EVENT = "HotlineCallbackStage"
 NEW_CALL_EVENT = "HotlinePromptsDone"  # every routed inbound call passes it
+#: agents logging in, resuming, ending a queue call (the ACD's tracker saw them first)
+WAKE_EVENTS = frozenset({"QueueMemberAdded", "QueueMemberPause", "AgentComplete"})
 _NUMBER = re.compile(r"\+?([0-9]{3,20})")
 
 
@@ -59,12 +61,15 @@ class CallbackService:
         self._resting: dict[str, datetime] = {}  # agent id -> may dial again after
         self._connected: dict[str, datetime] | None = None  # number -> last connected
         self._wake = asyncio.Event()
+        self._checks: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ entries in
     async def handle(self, event: AmiMessage) -> None:
         """The AMI events of callbacks (queued: runs in order, off the AMI reader)."""
         name = event.event
-        if name == "QueueCallerAbandon":
+        if name in WAKE_EVENTS:  # an agent may be free: plan now, not at the next poll
+            self._wake.set()
+        elif name == "QueueCallerAbandon":
             await self._abandoned(event)
         elif name == "UserEvent":
             kind = event.get("UserEvent")
@@ -192,11 +197,45 @@ class CallbackService:
         log.info("callback %d: ringing agent %s, then %s (attempt %d)", entry.id, agent_id,
                  entry.masked, entry.attempts + 1)
         try:
+            await dialler.pause(ami, interface, True)
             await dialler.originate(ami, entry, key, interface, config,
                                     self._sound(config.prompt))
         except (dialler.OriginateFailed, AmiError, OSError, TimeoutError) as exc:
             log.warning("callback %d: Originate failed: %s", entry.id, exc)
-            await self._finish(entry.id, Outcome.AGENT_NO_ANSWER, agent_id)
+            await self._agent_missed(ami, entry.id, agent_id)
+            return
+        task = asyncio.create_task(self._check_agent_leg(entry.id, key, agent_id,
+                                                         config.agent_ring_s + 3))
+        self._checks.add(task)
+        task.add_done_callback(self._checks.discard)
+
+    async def _check_agent_leg(self, entry_id: int, key: str, agent_id: str,
+                               after_s: float) -> None:
+        """After the agent's ring time: no stage and no channel means nobody answered."""
+        await asyncio.sleep(after_s)
+        ami = self._ami()
+        entry = await asyncio.to_thread(self._store.get, entry_id)
+        if ami is None or entry.state is not CallbackState.DIALLING or entry.dial_key != key:
+            return
+        alive, stage = await dialler.stage_of(ami, key)
+        if not alive and not stage:
+            await self._agent_missed(ami, entry_id, agent_id)
+
+    async def _agent_missed(self, ami: AmiPort, entry_id: int, agent_id: str) -> None:
+        """The agent did not answer (or the Originate failed): unpause, entry back to pending."""
+        interface = self._interface_of(agent_id)
+        if interface:
+            try:
+                await dialler.pause(ami, interface, False)
+            except (dialler.OriginateFailed, AmiError, OSError, TimeoutError) as exc:
+                log.warning("callback: could not unpause agent %s: %s", agent_id, exc)
+        await self._finish(entry_id, Outcome.AGENT_NO_ANSWER, agent_id)
+
+    def _interface_of(self, agent_id: str) -> str | None:
+        if self._acd is None:
+            return None
+        return next((a.interface for a in self._acd.agents.values() if a.agent_id == agent_id),
+                    None)
 
     def _stage(self, event: AmiMessage) -> None:
         entry_id = dialler.entry_id_of_key(event.get("Key"))
@@ -240,13 +279,16 @@ class CallbackService:
                 continue
             started = dialler.started_of_key(entry.dial_key)
             if started is not None and self._clock.now() - started < timedelta(seconds=3):
-                continue  # its Local channel may not be up yet: the watchdog looks again
+                continue  # its channel may not be up yet: the watchdog looks again
             alive, stage = await dialler.stage_of(ami, entry.dial_key)
             if alive:
                 continue  # its HotlineCallbackEnded is still to come
             log.info("callback %d was dialling when the controller stopped; stage %r",
                      entry.id, stage)
-            await self._finish(entry.id, dialler.outcome_of_stage(stage), entry.agent)
+            if not stage:  # the agent never answered: nobody unpaused them
+                await self._agent_missed(ami, entry.id, entry.agent or "")
+            else:
+                await self._finish(entry.id, dialler.outcome_of_stage(stage), entry.agent)
 
     async def watchdog(self) -> None:
         """Dialling entries far past their ring times without an end: resolved like a resync."""

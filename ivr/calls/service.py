@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from ivr.agi.server import AgiSession
 from ivr.clock import Clock
@@ -41,11 +43,21 @@ SoundResolver = Callable[[str], str]
 #: the longest a decision waits for the call store's commit before the call goes on anyway
 DURABLE_WAIT_S = 0.25
 
-ListenPlanner = Callable[[Decision, CallFacts, str], dict[str, str]]
+@dataclass(frozen=True)
+class RouteAddition:
+    """What one feature adds to a routed call: channel variables for the dialplan (they
+    travel in HOTLINE_DECISION, ivr/core/decision_vars.py) and fields of its ``decided``
+    step. Routing knows neither; each feature says its own."""
+
+    variables: Mapping[str, str] = field(default_factory=dict)
+    step: Mapping[str, Any] = field(default_factory=dict)
+
+
+RoutePlanner = Callable[[Decision, CallFacts, str], RouteAddition]
 
 
 def channel_variables(decision: Decision, call_id: str, sound: SoundResolver,
-                      max_wait_s: int, extra: dict[str, str] | None = None) -> dict[str, str]:
+                      max_wait_s: int, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The ``HOTLINE_*`` variables the dialplan acts on (see dialplans/extensions.conf.tmpl),
     in the order to set them: ``extra`` (listening, screen-pop) before HOTLINE_TARGET_KIND,
     which comes last because the dialplan reads it as "decided"."""
@@ -80,13 +92,13 @@ class RoutingService:
 
     def __init__(self, config: Callable[[], EngineConfig], clock: Clock,
                  journal: StepRecorder, sound: SoundResolver,
-                 listen: ListenPlanner | None = None,
+                 extras: RoutePlanner | None = None,
                  link_caller: Callable[[str, str], None] | None = None,
                  durable: Callable[[], Awaitable[None]] | None = None) -> None:
         self._config = config
         self._durable = durable  # the call store's commit: the decision is on record first
         self._link_caller = link_caller  # the call store's keyed hash: a caller's earlier calls
-        self._listen = listen
+        self._extras = extras
         self._clock = clock
         self._journal = journal
         self._sound = sound
@@ -107,9 +119,9 @@ class RoutingService:
         repeat = self._repeats.seen(caller, now) if caller else False
         facts = CallFacts(number=number, at=now, caller=caller, repeat_caller=repeat)
         decision = decide(facts, config)
-        listen = self._plan_listening(decision, facts, call_id)
+        added = self._plan_extras(decision, facts, call_id)
         variables = channel_variables(decision, call_id, self._sound,
-                                      config.rules.acd.max_wait_s, extra=listen)
+                                      config.rules.acd.max_wait_s, extra=added.variables)
         if caller and self._link_caller is not None:  # before the step: it goes in its row
             self._link_caller(call_id, caller)
         self._journal.append(
@@ -118,8 +130,7 @@ class RoutingService:
             phase=decision.phase.value, prompts=decision.prompts,
             target_kind=decision.target.kind.value, skill=decision.target.skill,
             queue=decision.target.queue, dial=decision.target.dial,
-            priority=decision.target.priority, tags=decision.tags,
-            listening=listen.get("HOTLINE_LISTEN") == "1", speech_id=listen.get("HOTLINE_SPEECH_ID"),
+            priority=decision.target.priority, tags=decision.tags, **added.step,
         )
         if self._durable is not None:
             await self._committed(call_id)
@@ -143,12 +154,12 @@ class RoutingService:
         except Exception:
             log.exception("call %s: the call store failed; routed anyway", call_id)
 
-    def _plan_listening(self, decision: Decision, facts: CallFacts, call_id: str) -> dict[str, str]:
-        """Listening variables; a planner bug only costs the call its pre-classification."""
-        if self._listen is None:
-            return {}
+    def _plan_extras(self, decision: Decision, facts: CallFacts, call_id: str) -> RouteAddition:
+        """The other features' additions; a planner bug only costs the call those."""
+        if self._extras is None:
+            return RouteAddition()
         try:
-            return self._listen(decision, facts, call_id)
+            return self._extras(decision, facts, call_id)
         except Exception:
-            log.exception("call %s: listening plan failed; routing on the number alone", call_id)
-            return {}
+            log.exception("call %s: a feature's plan failed; routing on the number alone", call_id)
+            return RouteAddition()

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from ivr.agi.server import AgiSession
-from ivr.calls.service import SoundResolver, channel_variables
+from ivr.calls.service import RouteAddition, SoundResolver, channel_variables
 from ivr.clock import Clock
 from ivr.config.engine import EngineConfig
 from ivr.core.events import StepRecorder
@@ -39,6 +39,8 @@ from ivr.speech.settings import ListenOn
 
 log = logging.getLogger(__name__)
 
+#: what the listening feature adds to a call it does not listen to
+NOT_LISTENING = RouteAddition(step={"listening": False})
 RESULT_WAIT_S = 1.0  # the result is posted before the AudioSocket leg ends; this is slack
 
 _LISTENING_MODES = {
@@ -112,33 +114,34 @@ class ListeningService:
 
     # routing time
 
-    def plan(self, decision: Decision, facts: CallFacts, call_id: str) -> dict[str, str]:
-        """Extra channel variables that make the call listen ({} when it should not)."""
+    def plan(self, decision: Decision, facts: CallFacts, call_id: str) -> RouteAddition:
+        """The channel variables that make the call listen (none when it should not), and
+        ``listening``/``speech_id`` for its ``decided`` step."""
         listening = self._config().rules.listening
         wanted = _LISTENING_MODES.get(decision.line.mode)
         if (wanted is None or wanted not in listening.lines
                 or decision.target.kind is not TargetKind.QUEUE or not self._runtime.available):
-            return {}
+            return NOT_LISTENING
         prompt_ids = listening_prompts(decision.prompts, self._config().rules.prompts.greeting,
                                        listening.prompt)
         try:
             prompt = self._prompts.sequence(prompt_ids)
         except PromptAudioError as exc:
             log.error("call %s not listening: %s", call_id, exc)
-            return {}
+            return NOT_LISTENING
         speech_id = uuid.uuid4()
         self._calls[speech_id] = ListeningCall(call_id, speech_id, facts, prompt,
                                                time.monotonic())
         while len(self._calls) > self._keep:
             self._calls.popitem(last=False)
         socket = listening.audiosocket
-        return {
+        return RouteAddition(variables={
             "HOTLINE_LISTEN": "1",
             "HOTLINE_SPEECH_ID": str(speech_id),
             "HOTLINE_LISTEN_DIAL": f"AudioSocket/{socket.host}:{socket.port}/{speech_id}/c(slin)",
             "HOTLINE_LISTEN_S": str(listening.listen_s),
             "HOTLINE_LISTEN_LIMIT_MS": str(listening.budget_ms + 2000),
-        }
+        }, step={"listening": True, "speech_id": str(speech_id)})
 
     # the AudioSocket leg
 

@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ivr.calls.service import RouteAddition
 from ivr.clock import Clock
 from ivr.config.engine import EngineConfig
 from ivr.core.events import CallEvent, Event, RecordingDiskLow, StepRecorder
@@ -116,10 +118,11 @@ class RecordingService:
         self._publish = publish
         self.disk = DiskGuard()
         self._calls: dict[str, _Call] = {}
+        self._unrecorded: OrderedDict[str, None] = OrderedDict()  # decided here, not recorded
 
     # --- the decision ---------------------------------------------------------------------
 
-    def plan(self, decision: Decision, facts: CallFacts, call_id: str) -> dict[str, str]:
+    def plan(self, decision: Decision, facts: CallFacts, call_id: str) -> RouteAddition:
         """The recording variables of a new call (no I/O: the disk state is the task's)."""
         rules = self._config().rules.recording
         reason = self._skip_reason(rules, decision)
@@ -128,7 +131,10 @@ class RecordingService:
         if reason is not None:
             if reason != "disabled":
                 self._after_decided(call_id, "recording_skipped", reason=reason)
-            return {"HOTLINE_REC": "0", "HOTLINE_REC_PROMPT": ""}
+            self._unrecorded[call_id] = None
+            if len(self._unrecorded) > 50_000:  # calls whose hangup was never seen
+                self._unrecorded.popitem(last=False)
+            return RouteAddition(variables={"HOTLINE_REC": "0", "HOTLINE_REC_PROMPT": ""})
         base = file_base(rules, call_id)
         self._calls[call_id] = _Call(
             base=base, fmt=rules.format.value, caller_masked=decision.caller_masked,
@@ -136,8 +142,9 @@ class RecordingService:
             parties=[f"caller:{decision.caller_masked or '-'}"])
         if len(self._calls) > 50_000:  # calls whose hangup was never seen
             self._calls.pop(next(iter(self._calls)))
-        return {"HOTLINE_REC": "1", "HOTLINE_REC_FILE": base,
-                "HOTLINE_REC_FORMAT": rules.format.value, "HOTLINE_REC_PROMPT": prompt}
+        return RouteAddition(variables={
+            "HOTLINE_REC": "1", "HOTLINE_REC_FILE": base, "HOTLINE_REC_FORMAT": rules.format.value,
+            "HOTLINE_REC_PROMPT": prompt})
 
     def _after_decided(self, call_id: str, step: str, **data: Any) -> None:
         """A step of the call after its ``decided`` step (written just after the planner)."""
@@ -169,7 +176,11 @@ class RecordingService:
         step, data = event.step, event.data
         if step == "hangup":
             self._calls.pop(event.call_id, None)
-            if call is not None or self._file_exists(event.call_id):
+            if event.call_id in self._unrecorded:
+                del self._unrecorded[event.call_id]
+            elif call is not None or self._config().rules.recording.enabled:
+                # a recorded call, or one decided before this controller started (its file,
+                # if any, is looked for off the loop)
                 spawn(self.finish(event.call_id, call, event.at), f"recording-{event.call_id}")
             return
         if call is None:
@@ -198,10 +209,6 @@ class RecordingService:
             self._steps.append(event.call_id, "recording_started", event.at,
                                path=f"{call.base}.{call.fmt}", format=call.fmt,
                                parties=list(call.parties))
-
-    def _file_exists(self, call_id: str) -> bool:
-        rules = self._config().rules.recording
-        return Path(f"{file_base(rules, call_id)}.{rules.format.value}").exists()
 
     async def finish(self, call_id: str, call: _Call | None, ended: datetime) -> None:
         """After the caller hung up: wait for MixMonitor to close the files, make them 0600,

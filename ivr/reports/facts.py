@@ -60,6 +60,10 @@ class CallFacts:
     pre_classified: bool = False
     transfers: tuple[str, ...] = ()
     workorders: int = 0
+    surveyed: bool = False  # the caller heard the post-call rating prompt (ivr/ratings)
+    rating: int | None = None  # 1 非常满意 … 5 非常不满意; None: not rated (or not surveyed)
+    callbacks_made: int = 0  # callback attempts dialled for this call (ivr/callbacks)
+    callback_connected: bool = False  # one of them reached the caller and an agent
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -110,6 +114,11 @@ def _skill(queued: Mapping[str, Any] | None, classified: Mapping[str, Any] | Non
         return queue[3:]
     skill = (classified or {}).get("skill") or decided.get("skill")
     return str(skill) if skill else None
+
+
+def _rating(step: Mapping[str, Any] | None) -> int | None:
+    level = (step or {}).get("level")
+    return level if isinstance(level, int) and 1 <= level <= 5 else None
 
 
 def facts_of(call_id: str, steps: Sequence[Mapping[str, Any]]) -> CallFacts | None:
@@ -179,11 +188,18 @@ def facts_of(call_id: str, steps: Sequence[Mapping[str, Any]]) -> CallFacts | No
         abandoned=abandoned,
         abandon_wait_s=abandon_wait_s,
         requeue_abandoned=requeue_abandoned,
-        talk_s=_seconds(_at(hangup), _at(answered)) if answered and hangup else None,
+        # the conversation ends when the agent leaves: at the rating prompt if there is one
+        talk_s=(_seconds(_at(first.get("survey_started") or hangup), _at(answered))
+                if answered and hangup else None),
         fallback="fallback" in first,
         callback_requested="callback_requested" in first,
         listened=bool(decided.get("listening")),
         pre_classified=_pre_classified(first.get("classified")),
         transfers=transfers,
         workorders=orders,
+        surveyed="survey_started" in first or "rated" in first,
+        rating=_rating(first.get("rated")),
+        callbacks_made=sum(1 for s in steps if s["step"] == "callback_dialled"),
+        callback_connected=any(s["step"] == "callback_outcome" and s.get("outcome") == "connected"
+                               for s in steps),
     )

@@ -178,6 +178,7 @@ def render_html(report: Report, font: str | bool | None = True) -> str:
         ("放弃 abandoned", str(total.abandoned), ""),
         ("平均等待 avg wait", show("avg_wait_s", total), ""),
         ("工单 work orders", str(total.workorders), ""),
+        ("满意率 satisfaction", show("satisfaction", total), ""),
     ]
     columns = [("total", total), *report.groups.items()]
     head = "".join(f"<th>{escape(name)}</th>" for name, _ in columns)

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from ivr.reports.facts import CallFacts
 
 ANSWER_TARGET_S = 15.0
+SATISFIED_LEVELS = (1, 2, 3)  # 非常满意, 满意, 基本满意; 4 and 5 are 差评
 CONNECTION_TARGET = 0.95
 LOCAL_ZONE = ZoneInfo("Asia/Shanghai")
 
@@ -66,6 +67,14 @@ class Kpis:
     listened: int = 0
     pre_classified: int = 0
     pre_classified_share: float | None = None  # over offered calls
+    surveyed: int = 0  # callers who heard the post-call rating prompt
+    rated: int = 0
+    rated_share: float | None = None  # over surveyed calls
+    ratings: dict[str, int] = field(default_factory=dict)  # level "1".."5" -> calls
+    bad_ratings: int = 0  # 不满意 + 非常不满意 (差评): each one is followed up
+    satisfaction: float | None = None  # (非常满意 + 满意 + 基本满意) / rated
+    callbacks_made: int = 0  # attempts dialled
+    callbacks_connected: int = 0  # calls whose callback reached the caller
     target_s: float = ANSWER_TARGET_S
 
     def to_json(self) -> dict[str, Any]:
@@ -82,6 +91,7 @@ class KpiTally:
         self.talk_total_s = 0.0
         self.talked = 0
         self.transfers: Counter[str] = Counter()
+        self.levels: Counter[int] = Counter()
 
     def add(self, call: CallFacts) -> None:
         """Count one call."""
@@ -111,8 +121,11 @@ class KpiTally:
         k.workorders += call.workorders
         k.listened += call.listened
         k.pre_classified += call.pre_classified
-        # Satisfaction (ratings) and callbacks made / connected come in ``call.extra``
-        # (ivr/reports/source.py ``Extras``), counted here once those stores are wired in.
+        k.surveyed += call.surveyed
+        if call.rating is not None:
+            self.levels[call.rating] += 1
+        k.callbacks_made += call.callbacks_made
+        k.callbacks_connected += call.callback_connected
 
     def kpis(self) -> Kpis:
         """The figures so far (rates, averages and p90 computed now)."""
@@ -124,6 +137,11 @@ class KpiTally:
         k.p90_wait_s = percentile(self.waits, 0.9)
         k.avg_talk_s = self.talk_total_s / self.talked if self.talked else None
         k.transfers = dict(sorted(self.transfers.items()))
+        k.rated = sum(self.levels.values())
+        k.rated_share = _share(k.rated, k.surveyed)
+        k.ratings = {str(level): self.levels[level] for level in sorted(self.levels)}
+        k.bad_ratings = self.levels[4] + self.levels[5]
+        k.satisfaction = _share(sum(self.levels[n] for n in SATISFIED_LEVELS), k.rated)
         return k
 
 

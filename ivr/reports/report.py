@@ -111,13 +111,18 @@ ROWS: tuple[tuple[str, str], ...] = (
     ("callbacks_requested", "回拨登记 callbacks requested"),
     ("workorders", "工单 work orders"),
     ("pre_classified_share", "语音预分类 pre-classified on speech"),
+    ("rated_share", "评价率 rated (of surveyed)"),
+    ("satisfaction", "满意率 satisfaction"),
+    ("bad_ratings", "差评 bad ratings"),
+    ("callbacks_made", "回拨 callbacks made"),
+    ("callbacks_connected", "回拨接通 callbacks connected"),
 )
 
 
 def show(name: str, kpis: Kpis) -> str:
     """One KPI as text (shares in %, times in s)."""
     value = getattr(kpis, name)
-    if name.endswith("_share") or name == "connection_rate":
+    if name.endswith("_share") or name in ("connection_rate", "satisfaction"):
         return _pct(value)
     if name.endswith("_s"):
         return _s(value)

@@ -120,9 +120,12 @@ def test_a_free_agent_is_rung_first_and_the_entry_is_durable_before(
     svc, store, ami, steps = service(tmp_path, config, acd)
     asyncio.run(svc.handle(abandon(30)))
     asyncio.run(svc.round())
-    [(action, fields, variables)] = ami.sent
-    assert action == "Originate" and fields["Channel"] == "Local/agent@hotline-callback/n"
-    assert fields["Exten"] == "caller" and fields["CallerID"] == '"12345" <12345>'
+    [(pause, paused, _), (action, fields, variables)] = ami.sent
+    assert (pause, paused) == ("QueuePause", {"Interface": "PJSIP/agent-1001",
+                                              "Paused": "true", "Reason": "callback"})
+    assert action == "Originate" and fields["Channel"] == "PJSIP/agent-1001"
+    assert fields["Context"] == "hotline-callback" and fields["Exten"] == "caller"
+    assert fields["CallerID"] == '"12345" <12345>'
     assert variables["HOTLINE_CB_AGENT"] == "PJSIP/agent-1001"
     assert variables["HOTLINE_CB_DIAL"] == f"PJSIP/{NUMBER}@carrier"
     assert variables["HOTLINE_CB_PROMPT"] == "hotline/callback-intro"
@@ -130,7 +133,7 @@ def test_a_free_agent_is_rung_first_and_the_entry_is_durable_before(
     assert entry.state is CallbackState.DIALLING and entry.dial_key == fields["ChannelId"]
     assert "callback_dialled" in steps.names()
     asyncio.run(svc.round())  # the agent is taken: nothing more is dialled
-    assert len(ami.sent) == 1
+    assert len(ami.sent) == 2
     asyncio.run(svc.handle(event("UserEvent", UserEvent="HotlineCallbackEnded",
                                  Key=entry.dial_key or "", Stage="connected")))
     done = store.get(entry.id)
@@ -169,3 +172,17 @@ def test_the_callers_new_call_cancels_the_pending_entry(
     assert steps.steps[-1][1:] == ("callback_outcome", {
         "callback": 1, "caller": "138******00", "outcome": "cancelled", "state": "cancelled",
         "attempts": 0, "by": "new call 2.1"})
+
+
+def test_an_agent_who_never_answered_is_unpaused_after_a_restart(
+        tmp_path: Path, config: EngineConfig) -> None:
+    acd = Acd({"pjsip/agent-1001": Agent("1001", "PJSIP/agent-1001")})
+    svc, store, _, _ = service(tmp_path, config, acd)
+    asyncio.run(svc.handle(abandon(30)))
+    asyncio.run(svc.round())
+    later, _, ami2, steps = service(tmp_path, config, acd, at=T0 + timedelta(minutes=1))
+    asyncio.run(later.resync(ami2))  # no channel, no stage: the phone never answered
+    entry = store.open_entries()[0]
+    assert (entry.state, entry.attempts) == (CallbackState.PENDING, 0)
+    assert ("QueuePause", {"Interface": "PJSIP/agent-1001", "Paused": "false"}, {}) in ami2.sent
+    assert steps.steps[-1][2]["outcome"] == "agent_no_answer"

@@ -133,8 +133,13 @@ class Harness:
             update={"listening": rules.listening.model_copy(update=update)}))
 
     def plan(self, number: str = "12345", call_id: str = CALL_ID) -> dict[str, str]:
+        """The channel variables; the ``decided`` step's fields must agree with them."""
         facts = CallFacts(number=number, at=AT)
-        return self.service.plan(decide(facts, self.config), facts, call_id)
+        added = self.service.plan(decide(facts, self.config), facts, call_id)
+        variables = dict(added.variables)
+        assert added.step["listening"] is (variables.get("HOTLINE_LISTEN") == "1")
+        assert added.step.get("speech_id") == variables.get("HOTLINE_SPEECH_ID")
+        return variables
 
     async def classify(self, *args: str) -> FakeAgi:
         request = classify_request(*args)

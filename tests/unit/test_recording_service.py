@@ -77,7 +77,9 @@ def make(tmp_path: Path, **recording: Any) -> tuple[RecordingService, Steps, Qua
 def plan(service: RecordingService, config: EngineConfig, number: str = "12345",
          call_id: str = CALL) -> dict[str, str]:
     facts = CallFacts(number=number, at=AT, caller="13800138000")
-    return service.plan(decide(facts, config), facts, call_id)
+    added = service.plan(decide(facts, config), facts, call_id)
+    assert not added.step  # recording says nothing in the decided step
+    return dict(added.variables)
 
 
 def test_the_shipped_configuration_records_to_a_store_outside_the_prompts() -> None:
@@ -281,7 +283,7 @@ def test_the_recording_plan_travels_packed_and_does_not_mark_the_call_as_listeni
     extras = RouteExtras()
     extras.add("recording", service.plan)
     routing = RoutingService(lambda: config, Clock(), steps,  # type: ignore[arg-type]
-                             lambda p: f"hotline/generated/{p}", listen=extras)
+                             lambda p: f"hotline/generated/{p}", extras=extras)
 
     class Session:
         env = AgiEnvironment({"agi_network_script": "route", "agi_uniqueid": CALL,
@@ -299,7 +301,7 @@ def test_the_recording_plan_travels_packed_and_does_not_mark_the_call_as_listeni
     assert fields["HOTLINE_REC_FILE"].endswith(f"/{CALL}")
     assert list(session.sent)[-1] == "HOTLINE_TARGET_KIND"
     (decided,) = steps.named("decided")
-    assert decided["listening"] is False
+    assert not decided.get("listening")
 
 
 def test_an_answered_call_without_audio_leaves_no_file_but_says_so(tmp_path: Path) -> None:
@@ -315,3 +317,24 @@ def test_an_answered_call_without_audio_leaves_no_file_but_says_so(tmp_path: Pat
     assert not path.exists() and store.recordings() == []
     assert steps.named("recording_empty") == [{"kind": "conversation",
                                                "parties": ["caller:138******00", "agent:1001"]}]
+
+
+def test_only_recorded_calls_and_calls_from_before_a_restart_are_looked_for_on_disk(
+        tmp_path: Path) -> None:
+    service, _, _, _, config = make(tmp_path)
+    spawned: list[str] = []
+
+    def spawn(coro: Any, name: str) -> None:
+        coro.close()
+        spawned.append(name)
+
+    service.disk.low = True  # this call is decided here and not recorded
+    plan(service, config, call_id="1.1")
+    service.on_step(dataclasses.replace(step("hangup"), call_id="1.1"), spawn)
+    assert spawned == []  # no file to look for, nothing on the loop
+    service.disk.low = False
+    plan(service, config, call_id="1.2")  # recorded
+    service.on_step(dataclasses.replace(step("hangup"), call_id="1.2"), spawn)
+    # decided by an earlier controller: its file may exist, looked for off the loop
+    service.on_step(dataclasses.replace(step("hangup"), call_id="0.9"), spawn)
+    assert spawned == ["recording-1.2", "recording-0.9"]

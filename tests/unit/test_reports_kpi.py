@@ -259,3 +259,65 @@ def test_report_from_a_call_store_through_the_cli(tmp_path: Path,
     assert main(["report", "--from", "2024-03-02", "--to", "2024-03-01", "--db", str(db)]) == 2
     assert main(["report", "--from", "2024-03-01", "--to", "2024-03-02",
                  "--db", str(tmp_path / "missing.db")]) == 1
+
+
+AFTER: dict[str, list[Step]] = {
+    # R1: the agent hangs up at 09:05, the caller rates 满意 (2), hangs up: talk 300 s
+    "R1": [("decided", "09:00:00", decided()), ("queued", "09:00:00", {"queue": "hl-general"}),
+           ("answered", "09:00:00", {"agent": "1001", "hold_s": 0}),
+           ("survey_started", "09:05:00", {"agent": "1001"}),
+           ("rated", "09:05:08", {"level": 2, "outcome": "rated"}),
+           ("hangup", "09:05:10", {})],
+    # R2: rated 非常不满意 (5): a bad rating
+    "R2": [("decided", "10:00:00", decided()), ("queued", "10:00:00", {"queue": "hl-general"}),
+           ("answered", "10:00:04", {"agent": "1002", "hold_s": 4}),
+           ("survey_started", "10:01:04", {}), ("rated", "10:01:10", {"level": 5}),
+           ("hangup", "10:01:12", {})],
+    # R3: surveyed, no key twice: not rated
+    "R3": [("decided", "11:00:00", decided()), ("queued", "11:00:00", {"queue": "hl-general"}),
+           ("answered", "11:00:02", {"agent": "1001", "hold_s": 2}),
+           ("survey_started", "11:02:02", {}),
+           ("rated", "11:02:20", {"level": None, "outcome": "no_input"}), ("hangup", "11:02:22", {})],
+    # R4: the caller hung up first: never surveyed
+    "R4": [("decided", "12:00:00", decided()), ("queued", "12:00:00", {"queue": "hl-general"}),
+           ("answered", "12:00:01", {"agent": "1002", "hold_s": 1}), ("hangup", "12:01:01", {})],
+    # C1: nobody logged in; called back twice (no answer, then connected) the next day
+    "C1": [("decided", "20:00:00", decided()), ("queued", "20:00:00", {"queue": "hl-general"}),
+           ("queue_result", "20:00:01", {"status": "JOINEMPTY"}),
+           ("callback_requested", "20:00:05", {}), ("hangup", "20:00:06", {}),
+           ("callback_dialled", "+1d 08:00:00", {"callback": 1}),
+           ("callback_outcome", "+1d 08:00:40", {"outcome": "no_answer", "state": "pending"}),
+           ("callback_dialled", "+1d 08:10:40", {"callback": 1}),
+           ("callback_outcome", "+1d 08:12:00", {"outcome": "connected", "state": "done"})],
+    # C2: abandoned after 30 s; called back once, busy
+    "C2": [("decided", "21:00:00", decided()), ("queued", "21:00:00", {"queue": "hl-general"}),
+           ("hangup", "21:00:30", {}), ("callback_dialled", "21:01:00", {"callback": 2}),
+           ("callback_outcome", "21:01:05", {"outcome": "busy", "state": "pending"})],
+}
+
+
+def after_facts() -> list[CallFacts]:
+    out = [facts_of(cid, [{"call_id": cid, "step": step, "at": at(clock).isoformat(), **data}
+                          for step, clock, data in steps]) for cid, steps in AFTER.items()]
+    return [f for f in out if f is not None]
+
+
+def test_satisfaction_and_callbacks_after_the_call() -> None:
+    by_id = {f.call_id: f for f in after_facts()}
+    assert by_id["R1"].talk_s == 300.0  # the rating prompt is not talk time
+    assert (by_id["R1"].surveyed, by_id["R1"].rating) == (True, 2)
+    assert (by_id["R3"].surveyed, by_id["R3"].rating) == (True, None)
+    assert (by_id["R4"].surveyed, by_id["R4"].rating) == (False, None)
+    assert (by_id["C1"].callbacks_made, by_id["C1"].callback_connected) == (2, True)
+    assert by_id["C2"].abandoned and by_id["C2"].callbacks_made == 1
+    k = compute(after_facts())
+    assert (k.surveyed, k.rated, k.bad_ratings) == (3, 2, 1)
+    assert k.rated_share == pytest.approx(2 / 3)
+    assert k.ratings == {"2": 1, "5": 1}
+    assert k.satisfaction == pytest.approx(0.5)
+    assert (k.callbacks_made, k.callbacks_connected) == (3, 1)
+    assert k.callbacks_requested == 1
+    by_agent = grouped(after_facts(), "agent")
+    assert by_agent["1001"].satisfaction == 1.0 and by_agent["1002"].satisfaction == 0.0
+    empty = compute([])
+    assert empty.satisfaction is None and empty.rated_share is None and empty.ratings == {}
