@@ -24,6 +24,7 @@ from hotline_sandbox.errors import SandboxError
 from hotline_sandbox.locate import AsteriskInstall, chroot_install, host_install, locate_asterisk
 from hotline_sandbox.render import (
     check_outside_repo,
+    differing_files,
     placeholder_values,
     render_templates,
     write_config_dir,
@@ -151,8 +152,15 @@ def up(settings: SandboxSettings | None = None, progress: Progress | None = None
     runner.secure_run_dir(settings.run_dir)  # before anything is read from it or written to it
     existing = load_state(settings.state_path)
     if existing is not None and _is_running(existing):
-        progress(f"already running (pid {existing.pid})")
-        return existing
+        stale = _stale(existing, settings)
+        if stale is None:
+            progress(f"already running (pid {existing.pid})")
+            return existing
+        # another checkout's or an older sandbox: its dialplan is not this one's
+        progress(f"the running sandbox (pid {existing.pid}) {stale}; restarting it from "
+                 f"{settings.dialplans_dir}")
+        down(settings, progress=lambda _message: None)
+        existing = load_state(settings.state_path)
     secret = (
         settings.ami_secret
         or (existing.ami_secret if existing else None)
@@ -187,6 +195,21 @@ def up(settings: SandboxSettings | None = None, progress: Progress | None = None
         f"SIP udp {state.sip_host}:{state.sip_port}"
     )
     return state
+
+
+def _stale(state: SandboxState, settings: SandboxSettings) -> str | None:
+    """Why the running sandbox is not the one these settings would start, or None."""
+    recordings = str(_recordings_dir(settings))
+    if state.recordings_dir != recordings:
+        return f"mounts other prompts ({state.recordings_dir}, not {recordings})"
+    install = _install_from_state(state)
+    rendered = render_templates(settings.dialplans_dir,
+                                placeholder_values(settings, install.paths,
+                                                   settings.ami_secret or state.ami_secret))
+    differ = differing_files(runner.config_dir(install), rendered)
+    if differ:
+        return f"was started from other templates ({', '.join(differ[:3])} differ)"
+    return None
 
 
 def recording_store(settings: SandboxSettings) -> str:

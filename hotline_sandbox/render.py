@@ -178,3 +178,17 @@ def write_config_dir(
             if entry.is_file() and not entry.is_symlink() and entry.name not in keep:
                 entry.unlink()
     return written
+
+
+def differing_files(config_dir: Path, rendered: Mapping[str, str]) -> list[str]:
+    """The rendered files whose text in *config_dir* is not what *rendered* says (missing,
+    unreadable or changed): a running sandbox started from other templates or another
+    checkout. Sorted names."""
+    differ: list[str] = []
+    for name, text in sorted(rendered.items()):
+        try:
+            if (config_dir / name).read_text(encoding="utf-8") != text:
+                differ.append(name)
+        except (OSError, UnicodeDecodeError):
+            differ.append(name)
+    return differ

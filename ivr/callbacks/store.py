@@ -31,7 +31,7 @@ from ivr.callbacks.model import (
     after_attempt,
     check_move,
 )
-from ivr.core.rundir import create_private
+from ivr.core.sqlitedb import Migration, open_private_db
 from ivr.masking import mask_number
 
 SCHEMA = """
@@ -69,6 +69,28 @@ _FIELDS = ("id, call_id, caller, skill, reason, requested_at, state, attempts, "
            "last_attempt_at, last_outcome, agent, closed_at, held, dial_key")
 
 
+def _upgrade(db: sqlite3.Connection) -> None:
+    """Today's tables, from nothing or from a table of an earlier version (which left
+    ``user_version`` at 0): missing columns added, old called-back rows ``connected``."""
+    db.execute(SCHEMA)
+    have = {r[1] for r in db.execute("PRAGMA table_info(callbacks)")}
+    for name, declaration in COLUMNS:
+        if name not in have:
+            db.execute(f"ALTER TABLE callbacks ADD COLUMN {name} {declaration}")
+    if "state" not in have:  # rows of the old version that were called back
+        db.execute("UPDATE callbacks SET state = 'connected', closed_at = done_at "
+                   "WHERE done_at IS NOT NULL")
+    db.execute(ATTEMPTS)
+    db.execute("CREATE INDEX IF NOT EXISTS callbacks_state ON callbacks (state, requested_at)")
+    db.execute("CREATE INDEX IF NOT EXISTS callbacks_caller ON callbacks (caller)")
+
+
+# MIGRATIONS[n] takes a database from ``user_version`` n to n + 1 (:mod:`ivr.core.sqlitedb`);
+# step 0 is idempotent (earlier versions left their tables at ``user_version`` 0).
+MIGRATIONS: tuple[tuple[Migration, ...], ...] = ((_upgrade,),)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
 def _dt(raw: str | None) -> datetime | None:
     return datetime.fromisoformat(raw) if raw else None
 
@@ -86,37 +108,9 @@ class CallbackStore:
     """Durable callback entries (SQLite, WAL, one row per request)."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        # 0600 from creation (exclusive, never through a link), before SQLite opens it:
-        # SQLite gives its -wal and -shm files the main file's mode
-        create_private(path)
+        # 0600 from creation (never through a link), WAL, synchronous=FULL, migrated
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
-                                   timeout=10)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._migrate()
-
-    def _migrate(self) -> None:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.execute(SCHEMA)
-                have = {r[1] for r in self._db.execute("PRAGMA table_info(callbacks)")}
-                for name, declaration in COLUMNS:
-                    if name not in have:
-                        self._db.execute(f"ALTER TABLE callbacks ADD COLUMN {name} {declaration}")
-                if "state" not in have:  # rows of the old version that were called back
-                    self._db.execute("UPDATE callbacks SET state = 'connected', "
-                                     "closed_at = done_at WHERE done_at IS NOT NULL")
-                self._db.execute(ATTEMPTS)
-                self._db.execute("CREATE INDEX IF NOT EXISTS callbacks_state "
-                                 "ON callbacks (state, requested_at)")
-                self._db.execute("CREATE INDEX IF NOT EXISTS callbacks_caller ON callbacks (caller)")
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        self._db = open_private_db(path, MIGRATIONS, busy_timeout_ms=10_000)
 
     def _select(self, where: str = "", args: Iterable[Any] = ()) -> list[Entry]:
         with self._lock:

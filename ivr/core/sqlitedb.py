@@ -1,7 +1,7 @@
 """Private SQLite databases: the one way the engine's stores open their files.
 
-Every store that holds call data (work orders, recordings and the audit, callbacks,
-ratings) opens its file the same way: the directory 0700, the file created 0600 before
+Every store that holds call data (the call store, work orders, recordings and the audit,
+callbacks, ratings) opens its file the same way: the directory 0700, the file created 0600 before
 SQLite opens it (never through a planted link; SQLite gives ``-wal`` and ``-shm`` the main
 file's mode), WAL, ``synchronous=FULL`` (a committed row survives a power cut), a busy
 timeout for the CLI reading next to the controller, foreign keys on, and the schema
@@ -10,6 +10,8 @@ brought up to date by numbered migrations in one transaction.
 ``migrations[n]`` takes a database from ``PRAGMA user_version`` n to n + 1: a sequence of
 SQL statements or callables on the connection. A database written by a newer program
 (``user_version`` above ``len(migrations)``) is refused with :class:`SchemaTooNew`.
+Stores that existed before this module left their databases at ``user_version`` 0 with
+the tables in place, so their step 0 is idempotent (``IF NOT EXISTS``, column checks).
 """
 
 from __future__ import annotations

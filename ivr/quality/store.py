@@ -9,7 +9,6 @@ step, recording export and retention deletion.  Nothing in the engine edits eith
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,47 +16,55 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ivr.core.sqlitedb import migrate, open_private_db
+
 DB_NAME = "quality.db"
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS recordings(
-    path TEXT PRIMARY KEY,
-    call_id TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    format TEXT NOT NULL DEFAULT '',
-    started_at TEXT,
-    ended_at TEXT,
-    duration_s REAL,
-    size_bytes INTEGER,
-    parties TEXT NOT NULL DEFAULT '[]',
-    agent TEXT,
-    line TEXT,
-    skill TEXT,
-    caller_masked TEXT,
-    deleted_at TEXT,
-    deleted_reason TEXT
-);
-CREATE INDEX IF NOT EXISTS recordings_call ON recordings(call_id);
-CREATE INDEX IF NOT EXISTS recordings_started ON recordings(started_at);
-CREATE TABLE IF NOT EXISTS audit(
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    at TEXT NOT NULL,
-    actor TEXT NOT NULL,
-    action TEXT NOT NULL,
-    subject TEXT NOT NULL DEFAULT '',
-    call_id TEXT NOT NULL DEFAULT '',
-    mode TEXT NOT NULL DEFAULT '',
-    started_at TEXT NOT NULL DEFAULT '',
-    ended_at TEXT NOT NULL DEFAULT '',
-    outcome TEXT NOT NULL DEFAULT '',
-    detail TEXT NOT NULL DEFAULT '{}'
-);
-CREATE INDEX IF NOT EXISTS audit_at ON audit(at);
-CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
-BEGIN SELECT RAISE(ABORT, 'audit entries are never edited'); END;
-CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
-BEGIN SELECT RAISE(ABORT, 'audit entries are never deleted'); END;
-"""
+# MIGRATIONS[n] takes a database from ``user_version`` n to n + 1 (:mod:`ivr.core.sqlitedb`).
+# Step 0 is idempotent (every statement ``IF NOT EXISTS``): earlier versions created these
+# tables and left ``user_version`` at 0.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE IF NOT EXISTS recordings(
+            path TEXT PRIMARY KEY,
+            call_id TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            format TEXT NOT NULL DEFAULT '',
+            started_at TEXT,
+            ended_at TEXT,
+            duration_s REAL,
+            size_bytes INTEGER,
+            parties TEXT NOT NULL DEFAULT '[]',
+            agent TEXT,
+            line TEXT,
+            skill TEXT,
+            caller_masked TEXT,
+            deleted_at TEXT,
+            deleted_reason TEXT
+        )""",
+        "CREATE INDEX IF NOT EXISTS recordings_call ON recordings(call_id)",
+        "CREATE INDEX IF NOT EXISTS recordings_started ON recordings(started_at)",
+        """CREATE TABLE IF NOT EXISTS audit(
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            subject TEXT NOT NULL DEFAULT '',
+            call_id TEXT NOT NULL DEFAULT '',
+            mode TEXT NOT NULL DEFAULT '',
+            started_at TEXT NOT NULL DEFAULT '',
+            ended_at TEXT NOT NULL DEFAULT '',
+            outcome TEXT NOT NULL DEFAULT '',
+            detail TEXT NOT NULL DEFAULT '{}'
+        )""",
+        "CREATE INDEX IF NOT EXISTS audit_at ON audit(at)",
+        """CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'audit entries are never edited'); END""",
+        """CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'audit entries are never deleted'); END""",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
 
 
 @dataclass
@@ -110,11 +117,6 @@ _COLUMNS = ("path", "call_id", "kind", "format", "started_at", "ended_at", "dura
             "deleted_reason")
 
 
-def _create_private(path: Path) -> None:
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.close(os.open(path, os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW, 0o600))
-
-
 class QualityStore:
     """Short-lived connections (the writers are a task in a thread and the CLI)."""
 
@@ -123,22 +125,14 @@ class QualityStore:
 
     @contextmanager
     def _conn(self, *, write: bool = True) -> Iterator[sqlite3.Connection]:
-        if write:
-            _create_private(self.path)
-        elif not self.path.exists():
-            conn = sqlite3.connect(":memory:")
-            conn.executescript(SCHEMA)
-            try:
-                yield conn
-            finally:
-                conn.close()
-            return
-        conn = sqlite3.connect(str(self.path), timeout=5.0, isolation_level=None)
+        if write:  # 0600 from creation (never through a link), WAL, synchronous=FULL, migrated
+            conn = open_private_db(self.path, MIGRATIONS)
+        elif not self.path.exists():  # nothing written yet: an empty database, nothing created
+            conn = sqlite3.connect(":memory:", isolation_level=None)
+            migrate(conn, MIGRATIONS)
+        else:
+            conn = sqlite3.connect(str(self.path), timeout=5.0, isolation_level=None)
         try:
-            if write:
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=FULL")
-                conn.executescript(SCHEMA)
             yield conn
         finally:
             conn.close()

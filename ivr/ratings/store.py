@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ivr.core.rundir import create_private
+from ivr.core.sqlitedb import SchemaTooNew, open_private_db
 from ivr.masking import mask_number
 from ivr.ratings.model import (
     EmptyNote,
@@ -136,31 +136,10 @@ class RatingStore:
         self.path = path
         self._tz = tz
         self._lock = threading.Lock()
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        create_private(path)  # 0600 before SQLite opens it: -wal and -shm inherit the mode
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False,
-                                   timeout=10.0)
-        opened = False
-        try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._migrate()
-            opened = True
-        finally:
-            if not opened:
-                self._db.close()
-
-    def _migrate(self) -> None:
-        with self._write() as db:
-            version: int = db.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise RatingsStoreError(f"{self.path}: schema version {version} is newer than "
-                                        f"this program's {SCHEMA_VERSION}")
-            for steps in MIGRATIONS[version:]:
-                for statement in steps:
-                    db.execute(statement)
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        try:  # 0600 from creation (never through a link), WAL, synchronous=FULL, migrated
+            self._db = open_private_db(path, MIGRATIONS, busy_timeout_ms=10_000)
+        except SchemaTooNew as exc:
+            raise RatingsStoreError(str(exc)) from None
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:

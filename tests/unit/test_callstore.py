@@ -22,6 +22,7 @@ from ivr.cli.main import main
 from ivr.core.callstore import CallQuery, CallRecord, CallStore, CallStoreReader
 from ivr.core.callstore import writer as writer_module
 from ivr.core.events import CallDecided
+from ivr.core.rundir import RunDirError
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 CALLER = "138****8000"
@@ -438,7 +439,7 @@ def test_a_store_that_cannot_open_raises_at_open_only(tmp_path: Path) -> None:
     path.mkdir()  # a directory where the file should be
     store = CallStore(path)
     store.append("c", "decided", T0)
-    with pytest.raises(OSError):
+    with pytest.raises(RunDirError, match="not a regular file"):
         store.open()
     store.append("c", "hangup", T0)
     store.close()

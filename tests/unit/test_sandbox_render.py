@@ -296,3 +296,14 @@ def test_missing_template_dir_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(SandboxError):
         render_templates(tmp_path / "empty", {})
+
+
+def test_a_running_sandbox_from_other_templates_is_noticed(tmp_path: Path) -> None:
+    from hotline_sandbox.render import differing_files
+
+    (tmp_path / "extensions.conf").write_text("[hotline-queue]\n", encoding="utf-8")
+    (tmp_path / "modules.conf").write_text("autoload=no\n", encoding="utf-8")
+    rendered = {"extensions.conf": "[hotline-queue]\n[hotline-survey]\n",
+                "modules.conf": "autoload=no\n", "rtp.conf": "rtpstart=10000\n"}
+    assert differing_files(tmp_path, rendered) == ["extensions.conf", "rtp.conf"]
+    assert differing_files(tmp_path, {"modules.conf": "autoload=no\n"}) == []

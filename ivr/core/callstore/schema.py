@@ -10,20 +10,23 @@ indexes on ``calls``; a call's steps through the index on ``steps(call_id)``.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ivr.core.sqlitedb import Migration, open_private_db
+
 # (call_id, step, at ISO text, at epoch seconds, data JSON, number, caller, region, caller key)
 Row = tuple[str, str, str, float, str, str | None, str | None, str | None, str | None]
 
 BASE_FIELDS = ("call_id", "step", "at")
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS calls (
+# The tables and indexes, each ``IF NOT EXISTS``: a database of an earlier version
+# (``user_version`` 0, its tables already there) passes through them unchanged.
+SCHEMA: tuple[str, ...] = (
+    """CREATE TABLE IF NOT EXISTS calls (
     call_id TEXT PRIMARY KEY,
     first_at REAL NOT NULL,
     last_at REAL NOT NULL,
@@ -32,20 +35,20 @@ CREATE TABLE IF NOT EXISTS calls (
     region TEXT,
     steps INTEGER NOT NULL DEFAULT 0,
     caller_key TEXT
-);
-CREATE TABLE IF NOT EXISTS steps (
+)""",
+    """CREATE TABLE IF NOT EXISTS steps (
     id INTEGER PRIMARY KEY,
     call_id TEXT NOT NULL,
     step TEXT NOT NULL,
     at TEXT NOT NULL,
     data TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS steps_call ON steps(call_id);
-CREATE INDEX IF NOT EXISTS calls_first_at ON calls(first_at);
-CREATE INDEX IF NOT EXISTS calls_number ON calls(number, first_at);
-CREATE INDEX IF NOT EXISTS calls_last_at ON calls(last_at);
-"""
+)""",
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS steps_call ON steps(call_id)",
+    "CREATE INDEX IF NOT EXISTS calls_first_at ON calls(first_at)",
+    "CREATE INDEX IF NOT EXISTS calls_number ON calls(number, first_at)",
+    "CREATE INDEX IF NOT EXISTS calls_last_at ON calls(last_at)",
+)
 
 _INSERT_STEP = "INSERT INTO steps(call_id, step, at, data) VALUES (?, ?, ?, ?)"
 _UPSERT_CALL = """
@@ -106,7 +109,7 @@ def insert_rows(conn: sqlite3.Connection, rows: Sequence[Row]) -> None:
     conn.executemany(_UPSERT_CALL, [(call_id, *agg) for call_id, agg in calls.items()])
 
 
-def migrate(conn: sqlite3.Connection) -> None:
+def add_caller_key(conn: sqlite3.Connection) -> None:
     """Bring a database made by an earlier version up to this schema, in place:
     ``calls.caller_key`` (added empty: earlier calls stay unlinked) and its index."""
     columns = {row[1] for row in conn.execute("PRAGMA table_info(calls)")}
@@ -115,26 +118,22 @@ def migrate(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX IF NOT EXISTS calls_caller ON calls(caller_key, first_at)")
 
 
-def create_private(path: Path) -> None:
-    """Create the database file 0600 (its directory 0700) before SQLite opens it."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+# MIGRATIONS[n] takes a database from ``user_version`` n to n + 1 (:mod:`ivr.core.sqlitedb`).
+# Step 0 is idempotent: databases of earlier versions were left at ``user_version`` 0 with
+# their tables in place (with or without ``calls.caller_key``).
+MIGRATIONS: tuple[tuple[Migration, ...], ...] = (
+    (*SCHEMA, add_caller_key),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def connect_writer(path: Path, *, synchronous: str = "FULL") -> sqlite3.Connection:
-    """The read-write connection (WAL, durable on commit) with the schema in place.
-
-    SQLite creates ``-wal`` and ``-shm`` with the main file's mode, so they are 0600 too.
-    """
-    create_private(path)
-    conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    """The read-write connection (WAL, durable on commit unless ``synchronous`` says
+    otherwise) with the schema in place: :func:`ivr.core.sqlitedb.open_private_db` (the
+    file 0600, its directory 0700; ``-wal`` and ``-shm`` take the file's mode)."""
+    conn = open_private_db(path, MIGRATIONS, synchronous=synchronous)
     try:
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(f"PRAGMA synchronous={synchronous}")
-        conn.execute("PRAGMA busy_timeout=5000")
         conn.execute("PRAGMA journal_size_limit=67108864")
-        conn.executescript(SCHEMA)
-        migrate(conn)
     except BaseException:
         conn.close()
         raise
