@@ -220,7 +220,7 @@ def test_nobody_logged_in_offers_a_callback(
                               "HOTLINE_RUN_DIR": str(controller.run_dir)},
                          capture_output=True, text=True, check=True).stdout
     rows = [json.loads(line) for line in out.splitlines()]
-    assert any(r["caller_masked"] == "138******01" and r["call_id"] == record.call_id
+    assert any(r["caller"] == "138******01" and r["call_id"] == record.call_id
                for r in rows), rows
 
 
