@@ -101,6 +101,17 @@ class ControllerProcess:
         raise TimeoutError(f"no '{step}' step matching {match} in {self.calls.path}; "
                            f"controller log:\n{self.log_tail()}")
 
+    def new_queued_call(self, before: set[str], timeout_s: float = 20.0) -> str:
+        """The id of the latest call, not in ``before``, that has reached a queue."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            fresh = [r.call_id for r in self.calls.records()
+                     if r.call_id not in before and r.first("queued")]
+            if fresh:
+                return fresh[-1]
+            time.sleep(0.05)
+        raise AssertionError(f"the call never queued; {self.log_tail()}")
+
     def call_for(self, number: str, timeout_s: float = 20.0) -> CallRecord:
         """The most recent call to ``number`` whose hangup has been recorded."""
         deadline = time.monotonic() + timeout_s

@@ -31,7 +31,7 @@ from ivr.callbacks.model import (
     after_attempt,
     check_move,
 )
-from ivr.core.sqlitedb import Migration, open_private_db
+from ivr.core.sqlitedb import Migration, open_private_db, write_transaction
 from ivr.masking import mask_number
 
 SCHEMA = """
@@ -129,23 +129,15 @@ class CallbackStore:
             reason: Reason = Reason.NO_AGENTS) -> Entry | None:
         """Record a request; None when the call already has one or the number already has an
         open entry (that one keeps its place in line)."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                open_states = tuple(s.value for s in OPEN)
-                if self._db.execute(
-                        "SELECT 1 FROM callbacks WHERE call_id = ? OR (caller = ? AND state IN "
-                        "(?, ?))", (call_id, number, *open_states)).fetchone():
-                    self._db.execute("COMMIT")
-                    return None
-                cursor = self._db.execute(
-                    "INSERT INTO callbacks (call_id, caller, skill, requested_at, reason, state) "
-                    "VALUES (?, ?, ?, ?, ?, 'pending')",
-                    (call_id, number, skill, at.isoformat(), reason.value))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with write_transaction(self._db, self._lock) as db:
+            open_states = tuple(s.value for s in OPEN)
+            if db.execute("SELECT 1 FROM callbacks WHERE call_id = ? OR (caller = ? AND state IN "
+                          "(?, ?))", (call_id, number, *open_states)).fetchone():
+                return None
+            cursor = db.execute(
+                "INSERT INTO callbacks (call_id, caller, skill, requested_at, reason, state) "
+                "VALUES (?, ?, ?, ?, ?, 'pending')",
+                (call_id, number, skill, at.isoformat(), reason.value))
         return self.get(int(cursor.lastrowid or 0))
 
     def open_entries(self) -> list[Entry]:

@@ -17,7 +17,9 @@ the tables in place, so their step 0 is idempotent (``IF NOT EXISTS``, column ch
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from ivr.core.rundir import create_private
@@ -72,3 +74,19 @@ def migrate(conn: sqlite3.Connection, migrations: Sequence[Sequence[Migration]],
         conn.execute("ROLLBACK")
         raise
     return target
+
+
+@contextmanager
+def write_transaction(conn: sqlite3.Connection, lock: threading.Lock) -> Iterator[sqlite3.Connection]:
+    """One ``BEGIN IMMEDIATE`` … ``COMMIT`` under ``lock`` (the store's connection is shared by
+    threads); rolled back on an error or a cancellation inside it."""
+    with lock:
+        conn.execute("BEGIN IMMEDIATE")
+        committed = False
+        try:
+            yield conn
+            conn.execute("COMMIT")
+            committed = True
+        finally:
+            if not committed:
+                conn.execute("ROLLBACK")

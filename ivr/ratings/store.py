@@ -13,15 +13,14 @@ from __future__ import annotations
 import builtins
 import sqlite3
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from ivr.core.sqlitedb import SchemaTooNew, open_private_db
+from ivr.core.sqlitedb import SchemaTooNew, open_private_db, write_transaction
 from ivr.masking import mask_number
 from ivr.ratings.model import (
     EmptyNote,
@@ -141,18 +140,8 @@ class RatingStore:
         except SchemaTooNew as exc:
             raise RatingsStoreError(str(exc)) from None
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            committed = False
-            try:
-                yield self._db
-                self._db.execute("COMMIT")
-                committed = True
-            finally:
-                if not committed:
-                    self._db.execute("ROLLBACK")
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
+        return write_transaction(self._db, self._lock)
 
     # --- writes -------------------------------------------------------------------------
 

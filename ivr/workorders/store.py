@@ -12,15 +12,14 @@ import builtins
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from ivr.core.sqlitedb import SchemaTooNew, open_private_db
+from ivr.core.sqlitedb import SchemaTooNew, open_private_db, write_transaction
 from ivr.workorders.model import (
     LOCAL_TZ,
     UNACKNOWLEDGED,
@@ -200,18 +199,8 @@ class SqliteWorkOrderStore:
         except SchemaTooNew as exc:
             raise WorkOrderStoreError(str(exc)) from None
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            committed = False
-            try:
-                yield self._db
-                self._db.execute("COMMIT")
-                committed = True
-            finally:
-                if not committed:  # an error or a cancellation inside the transaction
-                    self._db.execute("ROLLBACK")
+    def _write(self) -> AbstractContextManager[sqlite3.Connection]:
+        return write_transaction(self._db, self._lock)
 
     def create(self, *, call_id: str, created_at: datetime, target: str, target_kind: str,
                reason: str, summary: str, department: str | None = None, line: str | None = None,

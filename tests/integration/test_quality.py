@@ -74,17 +74,6 @@ def tones_per_window(samples: np.ndarray[Any, np.dtype[np.int16]],
     return out
 
 
-def new_call_id(controller: ControllerProcess, before: set[str], timeout_s: float = 20) -> str:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        fresh = [r.call_id for r in controller.calls.records()
-                 if r.call_id not in before and r.first("queued")]
-        if fresh:
-            return fresh[-1]
-        time.sleep(0.05)
-    raise AssertionError(f"the call never queued; {controller.log_tail()}")
-
-
 def recording_step(controller: ControllerProcess, call_id: str,
                    timeout_s: float = 20) -> dict[str, Any]:
     _, entry = controller.wait_for_step("recording", timeout_s=timeout_s, call_id=call_id,
@@ -101,7 +90,7 @@ def test_an_agent_call_is_recorded_with_both_sides_for_its_length(
     before = {r.call_id for r in controller.calls.records()}
     caller_rtp = stack.enter_context(RtpParty(CALLER_HZ))
     caller = rtp_call("12345", traces, caller_rtp.port, timeout_s=60)
-    call_id = new_call_id(controller, before)
+    call_id = controller.new_queued_call(before)
     assert agent_rtp.wait_for_tone(CALLER_HZ, timeout_s=15), "the agent never heard the caller"
     assert agent.wait(20) == 0, agent.describe()  # the agent hangs up after 4 s
     assert caller.wait(20) == 0, caller.describe()
@@ -153,7 +142,7 @@ def test_a_three_way_transfer_recording_holds_all_three(
     before = {r.call_id for r in controller.calls.records()}
     caller_rtp = stack.enter_context(RtpParty(CALLER_HZ))
     caller = rtp_call("12345", traces, caller_rtp.port, timeout_s=90)
-    call_id = new_call_id(controller, before)
+    call_id = controller.new_queued_call(before)
     assert agent_rtp.wait_for_tone(CALLER_HZ, timeout_s=15)
     talking = time.monotonic()
     assert caller_rtp.wait_for_tone(AGENT_HZ, timeout_s=5, since=talking)
@@ -251,7 +240,7 @@ def test_low_disk_stops_new_recordings_while_calls_still_connect(
     before = {r.call_id for r in controller.calls.records()}
     caller_rtp = stack.enter_context(RtpParty(CALLER_HZ))
     caller = rtp_call("12345", traces, caller_rtp.port, timeout_s=60)
-    call_id = new_call_id(controller, before)
+    call_id = controller.new_queued_call(before)
     assert agent_rtp.wait_for_tone(CALLER_HZ, timeout_s=15), "the call did not connect"
     talking = time.monotonic()
     assert caller_rtp.wait_for_tone(AGENT_HZ, timeout_s=3, since=talking)
@@ -293,7 +282,7 @@ def live_call(sandbox: SandboxState, controller: ControllerProcess, traces: Path
     before = {r.call_id for r in controller.calls.records()}
     caller_rtp = stack.enter_context(RtpParty(CALLER_HZ))
     rtp_call("12345", traces, caller_rtp.port, timeout_s=90)
-    call_id = new_call_id(controller, before)
+    call_id = controller.new_queued_call(before)
     assert agent_rtp.wait_for_tone(CALLER_HZ, timeout_s=15), "the agent never heard the caller"
     return caller_rtp, agent_rtp, call_id
 

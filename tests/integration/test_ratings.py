@@ -9,7 +9,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -51,17 +50,7 @@ class RatedCall:
         self.caller = rtp_call("12345", traces, self.rtp.port, scenario=caller_scenario,
                                caller=CALLER, hold_ms=caller_hold_ms, timeout_s=120)
         stack.callback(self._hang_up)
-        self.call_id = self._new_call(before)
-
-    def _new_call(self, before: set[str]) -> str:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            fresh = [r.call_id for r in self.controller.calls.records()
-                     if r.call_id not in before and r.first("queued")]
-            if fresh:
-                return fresh[-1]
-            time.sleep(0.05)
-        raise AssertionError(f"the call never queued; {self.controller.log_tail()}")
+        self.call_id = self.controller.new_queued_call(before, timeout_s=30)
 
     def _hang_up(self) -> None:
         for peer in (self.caller, self.agent):

@@ -54,18 +54,9 @@ class Call:
         caller_rtp = stack.enter_context(RtpParty(CALLER_HZ))
         self.caller = Party(rtp_call("12345", traces, caller_rtp.port, timeout_s=90), caller_rtp)
         self.parties.append(self.caller)
-        self.call_id = self._new_call(before)
+        self.call_id = self.controller.new_queued_call(before, timeout_s=20)
         assert self.agent.rtp.wait_for_tone(CALLER_HZ, timeout_s=15), "agent never heard the caller"
 
-    def _new_call(self, before: set[str]) -> str:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            fresh = [r.call_id for r in self.controller.calls.records()
-                     if r.call_id not in before and r.first("queued")]
-            if fresh:
-                return fresh[-1]
-            time.sleep(0.05)
-        raise AssertionError(f"the call never queued; {self.controller.log_tail()}")
 
     def hang_up_everything(self) -> None:
         """End whatever the test left up, so the next test starts clean."""

@@ -69,3 +69,20 @@ def test_a_planted_link_is_not_followed(tmp_path: Path) -> None:
     os.symlink(target, tmp_path / "data.db")
     with pytest.raises(RunDirError):
         open_private_db(tmp_path / "data.db", (V1,))
+
+
+def test_a_write_transaction_commits_or_rolls_back_as_a_whole(tmp_path: Path) -> None:
+    import threading
+
+    from ivr.core.sqlitedb import write_transaction
+
+    conn = open_private_db(tmp_path / "data.db", (V1,))
+    lock = threading.Lock()
+    with write_transaction(conn, lock) as db:
+        db.execute("INSERT INTO t (name) VALUES ('kept')")
+    with pytest.raises(RuntimeError), write_transaction(conn, lock) as db:
+        db.execute("INSERT INTO t (name) VALUES ('dropped')")
+        raise RuntimeError("half way")
+    assert [r[0] for r in conn.execute("SELECT name FROM t")] == ["kept"]
+    assert not lock.locked()
+    conn.close()
